@@ -1,0 +1,11 @@
+//! facereview: remote video face-to-face review of small-business loan applicants.
+//!
+//! Recorded or live calls are decoded (`media`), sampled under a CPU budget (`analysis`), run through ONNX models
+//! (`infer`), and summarised into timestamped evidence (`replay`). Pure decision logic (`analysis::sampling`) takes
+//! inputs and media time as arguments; adapters (`media`, `infer`) own GStreamer and ONNX Runtime.
+
+pub mod analysis;
+pub mod config;
+pub mod infer;
+pub mod media;
+pub mod types;
