@@ -27,26 +27,18 @@ impl Paths {
             .map(PathBuf::from)
             .or_else(|| {
                 let built = Path::new(env!("CARGO_MANIFEST_DIR"));
-                built
-                    .join("models/manifest.toml")
-                    .exists()
-                    .then(|| built.to_owned())
+                built.join("models/manifest.toml").exists().then(|| built.to_owned())
             })
             .unwrap_or_else(|| PathBuf::from("."));
         Self::with_root(root)
     }
 
     pub fn with_root(root: PathBuf) -> Self {
-        let manifest = std::env::var_os(ENV_MANIFEST)
-            .map(PathBuf::from)
-            .unwrap_or_else(|| root.join("models/manifest.toml"));
+        let manifest =
+            std::env::var_os(ENV_MANIFEST).map(PathBuf::from).unwrap_or_else(|| root.join("models/manifest.toml"));
         let ort_lib = std::env::var_os(ENV_ORT_LIB)
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join(crate::infer::runtime::DEFAULT_ORT_LIB));
-        Paths {
-            root,
-            manifest,
-            ort_lib,
-        }
+        Paths { root, manifest, ort_lib }
     }
 }

@@ -8,4 +8,5 @@ pub mod analysis;
 pub mod config;
 pub mod infer;
 pub mod media;
+pub mod replay;
 pub mod types;

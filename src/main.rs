@@ -6,13 +6,10 @@ use facereview::config::Paths;
 use facereview::infer::manifest::{FileStatus, Manifest, check_file};
 use facereview::infer::runtime::describe;
 use facereview::infer::{InferError, Runtime};
+use facereview::replay::{self, ReplayOptions, report::ReplayReport};
 
 #[derive(Parser)]
-#[command(
-    name = "facereview",
-    version,
-    about = "Video face-to-face review pipeline for loan applicants"
-)]
+#[command(name = "facereview", version, about = "Video face-to-face review pipeline for loan applicants")]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -20,6 +17,17 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
+    /// Replay a recorded file (WebM/Matroska/MP4) through every model and print timestamped evidence.
+    Replay {
+        /// The recorded stream.
+        file: std::path::PathBuf,
+        /// Print the full report as JSON (schema: docs/replay-json.md).
+        #[arg(long)]
+        json: bool,
+        /// Keep going when a required model cannot be loaded; its evidence is marked unavailable.
+        #[arg(long)]
+        allow_missing_models: bool,
+    },
     /// Model manifest tools.
     Models {
         #[command(subcommand)]
@@ -36,9 +44,8 @@ enum ModelsCmd {
 fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
-        Cmd::Models {
-            cmd: ModelsCmd::Verify,
-        } => models_verify(),
+        Cmd::Models { cmd: ModelsCmd::Verify } => models_verify(),
+        Cmd::Replay { file, json, allow_missing_models } => replay(&file, json, allow_missing_models),
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -50,15 +57,8 @@ fn models_verify() -> Result<()> {
     let paths = Paths::from_env();
     let manifest = Manifest::load(&paths.manifest)?;
     let rt = Runtime::new(&paths.ort_lib, manifest.clone()).context("ONNX Runtime")?;
-    println!(
-        "manifest {} (sha256 {})",
-        paths.manifest.display(),
-        &manifest.sha256[..16]
-    );
-    println!(
-        "{:<20} {:<16} {:<18} {:<10} {}",
-        "model", "task", "origin", "status", "detail"
-    );
+    println!("manifest {} (sha256 {})", paths.manifest.display(), &manifest.sha256[..16]);
+    println!("{:<20} {:<16} {:<18} {:<10} {}", "model", "task", "origin", "status", "detail");
     let mut failed = Vec::new();
     for spec in &manifest.models {
         let origin = format!("{:?}", spec.origin).to_lowercase();
@@ -68,38 +68,127 @@ fn models_verify() -> Result<()> {
             (s, _) if !s.is_ok() => ("FAIL", describe(s)),
             _ => match rt.load(&spec.id) {
                 Ok(m) => {
-                    let ins: Vec<String> = m
-                        .spec
-                        .inputs
-                        .iter()
-                        .map(|t| format!("{}{:?}", t.name, t.shape))
-                        .collect();
+                    let ins: Vec<String> = m.spec.inputs.iter().map(|t| format!("{}{:?}", t.name, t.shape)).collect();
                     ("ok", format!("{} in: {}", describe(&file), ins.join(" ")))
                 }
-                Err(InferError::Signature { detail, .. }) => {
-                    ("FAIL", format!("signature: {detail}"))
-                }
+                Err(InferError::Signature { detail, .. }) => ("FAIL", format!("signature: {detail}")),
                 Err(e) => ("FAIL", e.to_string()),
             },
         };
-        println!(
-            "{:<20} {:<16} {:<18} {:<10} {}",
-            spec.id, spec.task, origin, status, detail
-        );
+        println!("{:<20} {:<16} {:<18} {:<10} {}", spec.id, spec.task, origin, status, detail);
         if status == "FAIL" {
             failed.push(spec.id.clone());
         }
     }
     if !failed.is_empty() {
-        bail!(
-            "{} model(s) failed verification: {}",
-            failed.len(),
-            failed.join(", ")
-        );
+        bail!("{} model(s) failed verification: {}", failed.len(), failed.join(", "));
     }
-    println!(
-        "all {} required models verified",
-        manifest.models.iter().filter(|m| !m.optional).count()
-    );
+    println!("all {} required models verified", manifest.models.iter().filter(|m| !m.optional).count());
     Ok(())
+}
+
+/// Exit status when decoding stopped with an error mid-stream (the report is still printed).
+const EXIT_PARTIAL: i32 = 3;
+
+fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool) -> Result<()> {
+    let paths = Paths::from_env();
+    let manifest = Manifest::load(&paths.manifest)?;
+    let rt = Runtime::new(&paths.ort_lib, manifest)?;
+    let opts = ReplayOptions { require_models: !allow_missing_models, ..Default::default() };
+    let report = replay::run(file, &rt, &opts)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    if let Some(e) = &report.decode.error {
+        eprintln!("warning: decoding stopped early; evidence covers what was decoded before: {e}");
+        std::process::exit(EXIT_PARTIAL);
+    }
+    Ok(())
+}
+
+fn status_line(v: &serde_json::Value) -> String {
+    match v.get("status").and_then(|s| s.as_str()) {
+        Some("available") => "available".into(),
+        Some(s) => format!("{s}: {}", v.get("reason").and_then(|r| r.as_str()).unwrap_or("")),
+        None => "?".into(),
+    }
+}
+
+fn print_summary(r: &ReplayReport) {
+    let v = serde_json::to_value(r).unwrap_or_default();
+    let e = &v["evidence"];
+    let m = &r.media;
+    println!("{}", r.file);
+    println!(
+        "  media: {:.1} s, video {} {}x{}, audio {}",
+        m.duration_s.unwrap_or(0.0),
+        m.video_codec.as_deref().unwrap_or("none"),
+        m.width.unwrap_or(0),
+        m.height.unwrap_or(0),
+        m.audio_codec.as_deref().unwrap_or("none")
+    );
+    println!(
+        "  decode: {} frames, {:.1} s audio, {:.1} s wall, {:.1}x real time{}",
+        r.decode.video_frames,
+        r.decode.audio_seconds,
+        r.decode.wall_seconds,
+        r.decode.speed,
+        r.decode.error.as_ref().map(|e| format!(", stopped early: {e}")).unwrap_or_default()
+    );
+    let ev = &r.evidence;
+    println!(
+        "  faces:      {} | present {:.0}% of sampled frames, several faces {:.0}%",
+        status_line(&e["faces"]),
+        ev.faces.face_present_ratio * 100.0,
+        ev.faces.multi_face_ratio * 100.0
+    );
+    let s = |x: &Option<replay::report::SeriesSummary>| {
+        x.as_ref().map(|s| format!("{:.2}..{:.2} (mean {:.2})", s.min, s.max, s.mean)).unwrap_or("-".into())
+    };
+    println!(
+        "  mesh:       {} | {} samples, eye open {}, mouth open {}, yaw {}",
+        status_line(&e["mesh"]),
+        ev.mesh.series.len(),
+        s(&ev.mesh.eye_open),
+        s(&ev.mesh.mouth_open),
+        s(&ev.mesh.yaw_deg)
+    );
+    let mut dist: Vec<_> = ev.expression.distribution.iter().collect();
+    dist.sort_by(|a, b| b.1.total_cmp(a.1));
+    let dist: Vec<String> = dist.iter().take(3).map(|(k, p)| format!("{k} {:.0}%", *p * 100.0)).collect();
+    println!("  expression: {} | {}", status_line(&e["expression"]), dist.join(", "));
+    println!(
+        "  speech:     {} | {} segments, {:.0}% of audio",
+        status_line(&e["speech"]),
+        ev.speech.segments.len(),
+        ev.speech.speech_ratio * 100.0
+    );
+    println!(
+        "  voice:      {} | {} samples, similarity to rest min {} mean {}",
+        status_line(&e["voice"]),
+        ev.voice.segments.len(),
+        ev.voice.min_similarity.map(|x| format!("{x:.2}")).unwrap_or("-".into()),
+        ev.voice.mean_similarity.map(|x| format!("{x:.2}")).unwrap_or("-".into())
+    );
+    let cats: Vec<String> =
+        ev.background.categories.iter().take(3).map(|c| format!("{} {:.0}%", c.label, c.prob * 100.0)).collect();
+    println!("  background: {} | {}", status_line(&e["background"]), cats.join(", "));
+    println!(
+        "  objects:    {} | max persons {}, screens in {} samples, phones in {}",
+        status_line(&e["objects"]),
+        ev.objects.max_persons,
+        ev.objects.screens_seen,
+        ev.objects.phones_seen
+    );
+    let texts: Vec<String> = ev.text.distinct.iter().take(5).map(|(t, _)| format!("{t:?}")).collect();
+    println!("  text:       {} | {}", status_line(&e["text"]), texts.join(" "));
+    println!(
+        "  identity:   {} | {} samples, similarity to reference min {}",
+        status_line(&e["identity"]),
+        ev.identity.samples.len(),
+        ev.identity.min_similarity.map(|x| format!("{x:.2}")).unwrap_or("-".into())
+    );
+    println!("  anti-spoof: {}", status_line(&e["anti_spoof"]));
 }

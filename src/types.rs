@@ -8,9 +8,7 @@ use std::fmt;
 /// A media timestamp (presentation time), in nanoseconds from the start of the stream.
 ///
 /// The analysis clock is the media clock: replay at any speed gives the same evidence as the live call.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MediaTime(pub u64);
 
@@ -46,9 +44,7 @@ impl fmt::Display for MediaTime {
 }
 
 /// A span of media time, in nanoseconds.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct MediaDuration(pub u64);
 
@@ -73,10 +69,7 @@ pub struct TimeRange {
 
 impl TimeRange {
     pub fn new(start: MediaTime, end: MediaTime) -> Self {
-        TimeRange {
-            start,
-            end: end.max(start),
-        }
+        TimeRange { start, end: end.max(start) }
     }
     pub fn duration(&self) -> MediaDuration {
         self.end.since(self.start)
@@ -91,11 +84,7 @@ pub struct Score(f32);
 impl Score {
     /// Clamps into `[0, 1]`; NaN becomes 0.
     pub fn new(v: f32) -> Self {
-        if v.is_nan() {
-            Score(0.0)
-        } else {
-            Score(v.clamp(0.0, 1.0))
-        }
+        if v.is_nan() { Score(0.0) } else { Score(v.clamp(0.0, 1.0)) }
     }
     pub fn get(self) -> f32 {
         self.0
@@ -103,9 +92,7 @@ impl Score {
 }
 
 /// Index of a decoded video frame within its stream (0-based, in decode order).
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct FrameIndex(pub u64);
 
@@ -168,9 +155,6 @@ mod tests {
         let a = MediaTime::from_millis(1500);
         assert_eq!(a.as_millis(), 1500);
         assert_eq!(MediaTime::ZERO.since(a), MediaDuration(0));
-        assert_eq!(
-            a.since(MediaTime::from_millis(500)),
-            MediaDuration::from_millis(1000)
-        );
+        assert_eq!(a.since(MediaTime::from_millis(500)), MediaDuration::from_millis(1000));
     }
 }

@@ -16,27 +16,16 @@ pub struct RgbFrame {
 impl RgbFrame {
     /// Wraps packed RGB bytes; `None` when the length does not match.
     pub fn new(width: u32, height: u32, data: Vec<u8>) -> Option<Self> {
-        (data.len() == width as usize * height as usize * 3 && width > 0 && height > 0).then_some(
-            RgbFrame {
-                width,
-                height,
-                data,
-            },
-        )
-    }
-
-    pub fn filled(width: u32, height: u32, rgb: [u8; 3]) -> Self {
-        let data = rgb
-            .iter()
-            .copied()
-            .cycle()
-            .take(width as usize * height as usize * 3)
-            .collect();
-        RgbFrame {
+        (data.len() == width as usize * height as usize * 3 && width > 0 && height > 0).then_some(RgbFrame {
             width,
             height,
             data,
-        }
+        })
+    }
+
+    pub fn filled(width: u32, height: u32, rgb: [u8; 3]) -> Self {
+        let data = rgb.iter().copied().cycle().take(width as usize * height as usize * 3).collect();
+        RgbFrame { width, height, data }
     }
 
     #[inline]
@@ -48,11 +37,8 @@ impl RgbFrame {
     /// Mean luma (BT.601) over the frame, 0-255.
     pub fn mean_luma(&self) -> f32 {
         let n = (self.width * self.height) as f64;
-        let s: f64 = self
-            .data
-            .chunks_exact(3)
-            .map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64)
-            .sum();
+        let s: f64 =
+            self.data.chunks_exact(3).map(|p| 0.299 * p[0] as f64 + 0.587 * p[1] as f64 + 0.114 * p[2] as f64).sum();
         (s / n) as f32
     }
 }
@@ -67,11 +53,7 @@ pub fn load_image(path: &std::path::Path) -> Result<RgbFrame, image::ImageError>
     img.apply_orientation(orientation);
     let rgb = img.to_rgb8();
     let (w, h) = rgb.dimensions();
-    Ok(RgbFrame {
-        width: w,
-        height: h,
-        data: rgb.into_raw(),
-    })
+    Ok(RgbFrame { width: w, height: h, data: rgb.into_raw() })
 }
 
 /// An axis-aligned rectangle in pixels (x, y = top-left).
@@ -103,12 +85,7 @@ impl Rect {
     pub fn square_scaled(&self, scale: f32) -> Rect {
         let (cx, cy) = self.center();
         let s = self.w.max(self.h) * scale;
-        Rect {
-            x: cx - s / 2.0,
-            y: cy - s / 2.0,
-            w: s,
-            h: s,
-        }
+        Rect { x: cx - s / 2.0, y: cy - s / 2.0, w: s, h: s }
     }
 }
 
@@ -124,20 +101,10 @@ pub struct Affine {
 }
 
 impl Affine {
-    pub const IDENTITY: Affine = Affine {
-        a: 1.0,
-        b: 0.0,
-        c: 0.0,
-        d: 0.0,
-        e: 1.0,
-        f: 0.0,
-    };
+    pub const IDENTITY: Affine = Affine { a: 1.0, b: 0.0, c: 0.0, d: 0.0, e: 1.0, f: 0.0 };
 
     pub fn apply(&self, x: f32, y: f32) -> (f32, f32) {
-        (
-            self.a * x + self.b * y + self.c,
-            self.d * x + self.e * y + self.f,
-        )
+        (self.a * x + self.b * y + self.c, self.d * x + self.e * y + self.f)
     }
 
     pub fn invert(&self) -> Option<Affine> {
@@ -146,28 +113,14 @@ impl Affine {
             return None;
         }
         let (a, b, d, e) = (self.e / det, -self.b / det, -self.d / det, self.a / det);
-        Some(Affine {
-            a,
-            b,
-            c: -(a * self.c + b * self.f),
-            d,
-            e,
-            f: -(d * self.c + e * self.f),
-        })
+        Some(Affine { a, b, c: -(a * self.c + b * self.f), d, e, f: -(d * self.c + e * self.f) })
     }
 
     /// Destination `dw`x`dh` ← source `rect` (stretching when aspect ratios differ).
     pub fn crop(rect: &Rect, dw: u32, dh: u32) -> Affine {
         let sx = rect.w / dw as f32;
         let sy = rect.h / dh as f32;
-        Affine {
-            a: sx,
-            b: 0.0,
-            c: rect.x,
-            d: 0.0,
-            e: sy,
-            f: rect.y,
-        }
+        Affine { a: sx, b: 0.0, c: rect.x, d: 0.0, e: sy, f: rect.y }
     }
 
     /// Destination `dw`x`dh` ← the whole `sw`x`sh` source, scaled to fit and centred (letterbox). Returns the
@@ -176,14 +129,7 @@ impl Affine {
         let s = (sw as f32 / dw as f32).max(sh as f32 / dh as f32);
         let pad_x = (dw as f32 * s - sw as f32) / 2.0;
         let pad_y = (dh as f32 * s - sh as f32) / 2.0;
-        Affine {
-            a: s,
-            b: 0.0,
-            c: -pad_x,
-            d: 0.0,
-            e: s,
-            f: -pad_y,
-        }
+        Affine { a: s, b: 0.0, c: -pad_x, d: 0.0, e: s, f: -pad_y }
     }
 
     /// The least-squares similarity transform (rotation, uniform scale, translation) taking `from` points to `to`
@@ -217,14 +163,7 @@ impl Affine {
         let (zr, zi) = (re / norm, im / norm);
         let c = tx - (zr * fx - zi * fy);
         let f = ty - (zi * fx + zr * fy);
-        Some(Affine {
-            a: zr as f32,
-            b: -zi as f32,
-            c: c as f32,
-            d: zi as f32,
-            e: zr as f32,
-            f: f as f32,
-        })
+        Some(Affine { a: zr as f32, b: -zi as f32, c: c as f32, d: zi as f32, e: zr as f32, f: f as f32 })
     }
 
     /// `self ∘ other`: apply `other` first, then `self`.
@@ -288,11 +227,7 @@ pub fn warp(src: &RgbFrame, dw: u32, dh: u32, dst_to_src: &Affine) -> RgbFrame {
             }
         }
     }
-    RgbFrame {
-        width: dw,
-        height: dh,
-        data: out,
-    }
+    RgbFrame { width: dw, height: dh, data: out }
 }
 
 /// Channel order of a tensor.
@@ -306,11 +241,7 @@ pub enum Channels {
 pub fn to_nhwc(img: &RgbFrame, order: Channels, norm: impl Fn(f32) -> f32, out: &mut Vec<f32>) {
     out.reserve(img.data.len());
     for p in img.data.chunks_exact(3) {
-        let px = if order == Channels::Rgb {
-            [p[0], p[1], p[2]]
-        } else {
-            [p[2], p[1], p[0]]
-        };
+        let px = if order == Channels::Rgb { [p[0], p[1], p[2]] } else { [p[2], p[1], p[0]] };
         out.extend(px.iter().map(|&v| norm(v as f32)));
     }
 }
@@ -321,11 +252,7 @@ pub fn to_nchw(img: &RgbFrame, order: Channels, norm: impl Fn(f32) -> f32, out: 
     let start = out.len();
     out.resize(start + plane * 3, 0.0);
     for (i, p) in img.data.chunks_exact(3).enumerate() {
-        let px = if order == Channels::Rgb {
-            [p[0], p[1], p[2]]
-        } else {
-            [p[2], p[1], p[0]]
-        };
+        let px = if order == Channels::Rgb { [p[0], p[1], p[2]] } else { [p[2], p[1], p[0]] };
         for c in 0..3 {
             out[start + c * plane + i] = norm(px[c] as f32);
         }
@@ -334,11 +261,7 @@ pub fn to_nchw(img: &RgbFrame, order: Channels, norm: impl Fn(f32) -> f32, out: 
 
 /// Grayscale (BT.601 luma) f32 with `norm` applied, one value per pixel.
 pub fn to_gray(img: &RgbFrame, norm: impl Fn(f32) -> f32, out: &mut Vec<f32>) {
-    out.extend(
-        img.data
-            .chunks_exact(3)
-            .map(|p| norm(0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)),
-    );
+    out.extend(img.data.chunks_exact(3).map(|p| norm(0.299 * p[0] as f32 + 0.587 * p[1] as f32 + 0.114 * p[2] as f32)));
 }
 
 #[cfg(test)]
@@ -369,22 +292,12 @@ mod tests {
         assert_eq!(out.pixel(32, 2), [0, 0, 0], "top band is padding");
         assert_eq!(out.pixel(32, 32), [200, 10, 10]);
         let (x, y) = m.apply(0.0, 16.0);
-        assert!(
-            (x - 0.0).abs() < 1e-3 && (y - 0.0).abs() < 1e-3,
-            "({x},{y})"
-        );
+        assert!((x - 0.0).abs() < 1e-3 && (y - 0.0).abs() < 1e-3, "({x},{y})");
     }
 
     #[test]
     fn similarity_recovers_a_known_transform() {
-        let truth = Affine {
-            a: 0.8,
-            b: -0.6,
-            c: 10.0,
-            d: 0.6,
-            e: 0.8,
-            f: -5.0,
-        };
+        let truth = Affine { a: 0.8, b: -0.6, c: 10.0, d: 0.6, e: 0.8, f: -5.0 };
         let from = [(0.0, 0.0), (10.0, 0.0), (0.0, 20.0), (7.0, 3.0)];
         let to: Vec<_> = from.iter().map(|&(x, y)| truth.apply(x, y)).collect();
         let got = Affine::similarity(&from, &to).unwrap();
@@ -399,18 +312,8 @@ mod tests {
 
     #[test]
     fn iou_of_overlapping_boxes() {
-        let a = Rect {
-            x: 0.0,
-            y: 0.0,
-            w: 10.0,
-            h: 10.0,
-        };
-        let b = Rect {
-            x: 5.0,
-            y: 0.0,
-            w: 10.0,
-            h: 10.0,
-        };
+        let a = Rect { x: 0.0, y: 0.0, w: 10.0, h: 10.0 };
+        let b = Rect { x: 5.0, y: 0.0, w: 10.0, h: 10.0 };
         assert!((a.iou(&b) - 50.0 / 150.0).abs() < 1e-6);
         assert_eq!(a.iou(&Rect { x: 20.0, ..a }), 0.0);
     }

@@ -11,10 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ManifestError {
     #[error("cannot read model manifest {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("model manifest {path} is malformed: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("model manifest lists model id `{0}` twice")]
@@ -110,18 +107,11 @@ pub struct Manifest {
 impl Manifest {
     /// Loads a manifest; model files are resolved relative to the manifest's folder.
     pub fn load(path: &Path) -> Result<Self, ManifestError> {
-        let bytes = std::fs::read(path).map_err(|source| ManifestError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let text = String::from_utf8(bytes.clone()).map_err(|e| ManifestError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        let raw: RawManifest = toml::from_str(&text).map_err(|e| ManifestError::Parse {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let bytes = std::fs::read(path).map_err(|source| ManifestError::Read { path: path.to_owned(), source })?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|e| ManifestError::Parse { path: path.to_owned(), message: e.to_string() })?;
+        let raw: RawManifest = toml::from_str(&text)
+            .map_err(|e| ManifestError::Parse { path: path.to_owned(), message: e.to_string() })?;
         let mut seen = std::collections::BTreeSet::new();
         for m in &raw.models {
             if !seen.insert(m.id.clone()) {
@@ -184,43 +174,27 @@ pub fn check_file(path: &Path, spec: &ModelSpec) -> FileStatus {
         Ok(m) => m,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return FileStatus::Missing,
         Err(e) => {
-            return FileStatus::Unreadable {
-                message: e.to_string(),
-            };
+            return FileStatus::Unreadable { message: e.to_string() };
         }
     };
     if let Some(expected) = spec.bytes
         && expected != meta.len()
     {
-        return FileStatus::WrongSize {
-            expected,
-            got: meta.len(),
-        };
+        return FileStatus::WrongSize { expected, got: meta.len() };
     }
     let got = match sha256_file(path) {
         Ok(h) => h,
         Err(e) => {
-            return FileStatus::Unreadable {
-                message: e.to_string(),
-            };
+            return FileStatus::Unreadable { message: e.to_string() };
         }
     };
     if spec.sha256.is_empty() {
-        return FileStatus::Unpinned {
-            sha256: got,
-            bytes: meta.len(),
-        };
+        return FileStatus::Unpinned { sha256: got, bytes: meta.len() };
     }
     if !got.eq_ignore_ascii_case(&spec.sha256) {
-        return FileStatus::WrongHash {
-            expected: spec.sha256.clone(),
-            got,
-        };
+        return FileStatus::WrongHash { expected: spec.sha256.clone(), got };
     }
-    FileStatus::Ok {
-        sha256: got,
-        bytes: meta.len(),
-    }
+    FileStatus::Ok { sha256: got, bytes: meta.len() }
 }
 
 pub fn sha256_file(path: &Path) -> std::io::Result<String> {
@@ -278,18 +252,9 @@ shape = [-1, 1]
         std::fs::write(dir.join("m.onnx"), b"foo").unwrap();
         assert!(check_file(&m.file_path(spec), spec).is_ok());
         std::fs::write(dir.join("m.onnx"), b"bar").unwrap();
-        assert!(matches!(
-            check_file(&m.file_path(spec), spec),
-            FileStatus::WrongHash { .. }
-        ));
+        assert!(matches!(check_file(&m.file_path(spec), spec), FileStatus::WrongHash { .. }));
         std::fs::write(dir.join("m.onnx"), b"barx").unwrap();
-        assert!(matches!(
-            check_file(&m.file_path(spec), spec),
-            FileStatus::WrongSize {
-                expected: 3,
-                got: 4
-            }
-        ));
+        assert!(matches!(check_file(&m.file_path(spec), spec), FileStatus::WrongSize { expected: 3, got: 4 }));
         std::fs::remove_dir_all(&dir).ok();
     }
 
@@ -299,16 +264,10 @@ shape = [-1, 1]
         std::fs::create_dir_all(&dir).unwrap();
         let p = dir.join("manifest.toml");
         std::fs::write(&p, ONE.replace("licence", "licence_typo")).unwrap();
-        assert!(matches!(
-            Manifest::load(&p),
-            Err(ManifestError::Parse { .. })
-        ));
+        assert!(matches!(Manifest::load(&p), Err(ManifestError::Parse { .. })));
         let twice = format!("{ONE}{}", &ONE[ONE.find("[[model]]").unwrap()..]);
         std::fs::write(&p, twice).unwrap();
-        assert!(matches!(
-            Manifest::load(&p),
-            Err(ManifestError::DuplicateId(_))
-        ));
+        assert!(matches!(Manifest::load(&p), Err(ManifestError::DuplicateId(_))));
         std::fs::remove_dir_all(&dir).ok();
     }
 }

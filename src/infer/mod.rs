@@ -26,11 +26,7 @@ pub enum InferError {
     #[error("model `{id}`: file {path} is missing (run the README's set-up to fetch models)")]
     Missing { id: String, path: PathBuf },
     #[error("model `{id}`: file {path} fails its check: {detail}")]
-    BadFile {
-        id: String,
-        path: PathBuf,
-        detail: String,
-    },
+    BadFile { id: String, path: PathBuf, detail: String },
     #[error("model `{id}`: signature differs from the manifest: {detail}")]
     Signature { id: String, detail: String },
     #[error("model `{id}`: ONNX Runtime error: {message}")]
@@ -43,21 +39,12 @@ pub enum InferError {
 
 impl InferError {
     pub(crate) fn ort(id: &str, e: impl std::fmt::Display) -> Self {
-        InferError::Ort {
-            id: id.to_owned(),
-            message: e.to_string(),
-        }
+        InferError::Ort { id: id.to_owned(), message: e.to_string() }
     }
     pub(crate) fn output(id: &str, detail: impl Into<String>) -> Self {
-        InferError::Output {
-            id: id.to_owned(),
-            detail: detail.into(),
-        }
+        InferError::Output { id: id.to_owned(), detail: detail.into() }
     }
     pub(crate) fn input(id: &str, detail: impl Into<String>) -> Self {
-        InferError::Input {
-            id: id.to_owned(),
-            detail: detail.into(),
-        }
+        InferError::Input { id: id.to_owned(), detail: detail.into() }
     }
 }

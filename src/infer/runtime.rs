@@ -34,20 +34,11 @@ impl Runtime {
                 return Err("file not found".to_owned());
             }
             let builder = ort::init_from(lib).map_err(|e| e.to_string())?;
-            builder
-                .with_name("facereview")
-                .build()
-                .map_err(|e| e.to_string())
+            builder.with_name("facereview").build().map_err(|e| e.to_string())
         });
         match env {
-            Ok(_) => Ok(Runtime {
-                manifest,
-                threads_per_session: 1,
-            }),
-            Err(message) => Err(InferError::Library {
-                path: lib.to_owned(),
-                message: message.clone(),
-            }),
+            Ok(_) => Ok(Runtime { manifest, threads_per_session: 1 }),
+            Err(message) => Err(InferError::Library { path: lib.to_owned(), message: message.clone() }),
         }
     }
 
@@ -64,25 +55,14 @@ impl Runtime {
     /// Checks the model file (presence, size, sha256), builds a session, and checks its signature against the
     /// manifest. Every failure names the model.
     pub fn load(&self, id: &str) -> Result<LoadedModel, InferError> {
-        let spec = self
-            .manifest
-            .get(id)
-            .ok_or_else(|| InferError::UnknownModel(id.to_owned()))?
-            .clone();
+        let spec = self.manifest.get(id).ok_or_else(|| InferError::UnknownModel(id.to_owned()))?.clone();
         let path = self.manifest.file_path(&spec);
         match check_file(&path, &spec) {
             FileStatus::Missing => {
-                return Err(InferError::Missing {
-                    id: id.to_owned(),
-                    path,
-                });
+                return Err(InferError::Missing { id: id.to_owned(), path });
             }
             s if !s.is_ok() => {
-                return Err(InferError::BadFile {
-                    id: id.to_owned(),
-                    path,
-                    detail: describe(&s),
-                });
+                return Err(InferError::BadFile { id: id.to_owned(), path, detail: describe(&s) });
             }
             _ => {}
         }
@@ -105,11 +85,7 @@ impl Runtime {
             .with_inter_threads(1)
             .map_err(|e| InferError::ort(id, e))?
             .commit_from_file(path)
-            .map_err(|e| InferError::BadFile {
-                id: id.to_owned(),
-                path: path.clone(),
-                detail: e.to_string(),
-            })
+            .map_err(|e| InferError::BadFile { id: id.to_owned(), path: path.clone(), detail: e.to_string() })
     }
 }
 
@@ -139,42 +115,22 @@ fn dtype_of(t: TensorElementType) -> Option<DType> {
     }
 }
 
-fn check_one(
-    id: &str,
-    kind: &str,
-    want: &TensorSpec,
-    got: Option<&ValueType>,
-) -> Result<(), InferError> {
-    let sig = |detail: String| InferError::Signature {
-        id: id.to_owned(),
-        detail,
-    };
+fn check_one(id: &str, kind: &str, want: &TensorSpec, got: Option<&ValueType>) -> Result<(), InferError> {
+    let sig = |detail: String| InferError::Signature { id: id.to_owned(), detail };
     let Some(got) = got else {
-        return Err(sig(format!(
-            "{kind} `{}` not found in the model",
-            want.name
-        )));
+        return Err(sig(format!("{kind} `{}` not found in the model", want.name)));
     };
     let (Some(ty), Some(shape)) = (got.tensor_type(), got.tensor_shape()) else {
         return Err(sig(format!("{kind} `{}` is not a tensor", want.name)));
     };
     if dtype_of(ty).as_ref() != Some(&want.dtype) {
-        return Err(sig(format!(
-            "{kind} `{}` has dtype {ty:?}, manifest says {:?}",
-            want.name, want.dtype
-        )));
+        return Err(sig(format!("{kind} `{}` has dtype {ty:?}, manifest says {:?}", want.name, want.dtype)));
     }
     let shape: &[i64] = shape;
-    let compatible = shape.len() == want.shape.len()
-        && shape
-            .iter()
-            .zip(&want.shape)
-            .all(|(&g, &w)| g == w || g < 0 || w < 0);
+    let compatible =
+        shape.len() == want.shape.len() && shape.iter().zip(&want.shape).all(|(&g, &w)| g == w || g < 0 || w < 0);
     if !compatible {
-        return Err(sig(format!(
-            "{kind} `{}` has shape {shape:?}, manifest says {:?}",
-            want.name, want.shape
-        )));
+        return Err(sig(format!("{kind} `{}` has shape {shape:?}, manifest says {:?}", want.name, want.shape)));
     }
     Ok(())
 }
@@ -182,32 +138,17 @@ fn check_one(
 /// Checks every manifest input/output against the session, and that the session has no undeclared inputs.
 pub fn check_signature(spec: &ModelSpec, session: &Session) -> Result<(), InferError> {
     for want in &spec.inputs {
-        let got = session
-            .inputs()
-            .iter()
-            .find(|o| o.name() == want.name)
-            .map(|o| o.dtype());
+        let got = session.inputs().iter().find(|o| o.name() == want.name).map(|o| o.dtype());
         check_one(&spec.id, "input", want, got)?;
     }
     for want in &spec.outputs {
-        let got = session
-            .outputs()
-            .iter()
-            .find(|o| o.name() == want.name)
-            .map(|o| o.dtype());
+        let got = session.outputs().iter().find(|o| o.name() == want.name).map(|o| o.dtype());
         check_one(&spec.id, "output", want, got)?;
     }
-    if let Some(extra) = session
-        .inputs()
-        .iter()
-        .find(|o| !spec.inputs.iter().any(|w| w.name == o.name()))
-    {
+    if let Some(extra) = session.inputs().iter().find(|o| !spec.inputs.iter().any(|w| w.name == o.name())) {
         return Err(InferError::Signature {
             id: spec.id.clone(),
-            detail: format!(
-                "model has input `{}` that the manifest does not declare",
-                extra.name()
-            ),
+            detail: format!("model has input `{}` that the manifest does not declare", extra.name()),
         });
     }
     Ok(())

@@ -63,10 +63,7 @@ pub struct DecodeOptions {
 
 impl Default for DecodeOptions {
     fn default() -> Self {
-        DecodeOptions {
-            backpressure: Backpressure::Block,
-            queue: 16,
-        }
+        DecodeOptions { backpressure: Backpressure::Block, queue: 16 }
     }
 }
 
@@ -113,39 +110,22 @@ impl Decoder {
     /// Probes and opens a recorded file. Non-media files, unknown codecs and files with no tracks are errors here.
     pub fn open(path: &Path, opts: DecodeOptions) -> Result<Self, MediaError> {
         super::init()?;
-        let abs = std::fs::canonicalize(path).map_err(|e| MediaError::Open {
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
+        let abs = std::fs::canonicalize(path)
+            .map_err(|e| MediaError::Open { path: path.to_owned(), message: e.to_string() })?;
         if !abs.is_file() {
-            return Err(MediaError::Open {
-                path: path.to_owned(),
-                message: "not a regular file".into(),
-            });
+            return Err(MediaError::Open { path: path.to_owned(), message: "not a regular file".into() });
         }
         let info = discover(&abs, path)?;
         let (tx, rx) = crossbeam_channel::bounded(opts.queue.max(1));
         let counters = Arc::new(DecodeCounters::default());
         let pipeline = build_pipeline(&abs, tx, opts.backpressure, counters.clone(), &info)?;
-        let bus = pipeline
-            .bus()
-            .ok_or_else(|| MediaError::Pipeline("pipeline has no bus".into()))?;
-        pipeline
-            .set_state(gst::State::Playing)
-            .map_err(|_| MediaError::Decode {
-                path: path.to_owned(),
-                at: "start".into(),
-                message: bus_error(&bus).unwrap_or_else(|| "cannot start the pipeline".into()),
-            })?;
-        Ok(Decoder {
+        let bus = pipeline.bus().ok_or_else(|| MediaError::Pipeline("pipeline has no bus".into()))?;
+        pipeline.set_state(gst::State::Playing).map_err(|_| MediaError::Decode {
             path: path.to_owned(),
-            pipeline,
-            rx,
-            bus,
-            info,
-            counters,
-            finished: false,
-        })
+            at: "start".into(),
+            message: bus_error(&bus).unwrap_or_else(|| "cannot start the pipeline".into()),
+        })?;
+        Ok(Decoder { path: path.to_owned(), pipeline, rx, bus, info, counters, finished: false })
     }
 
     pub fn info(&self) -> &MediaInfo {
@@ -213,50 +193,31 @@ impl Drop for Decoder {
 }
 
 fn discover(abs: &Path, shown: &Path) -> Result<MediaInfo, MediaError> {
-    let uri = gst::glib::filename_to_uri(abs, None).map_err(|e| MediaError::Open {
-        path: shown.to_owned(),
-        message: e.to_string(),
-    })?;
+    let uri = gst::glib::filename_to_uri(abs, None)
+        .map_err(|e| MediaError::Open { path: shown.to_owned(), message: e.to_string() })?;
     let discoverer = gst_pbutils::Discoverer::new(gst::ClockTime::from_seconds(15))
         .map_err(|e| MediaError::Pipeline(e.to_string()))?;
     let di = match discoverer.discover_uri(&uri) {
         Ok(di) => di,
         Err(e) => {
-            return Err(MediaError::NotMedia {
-                path: shown.to_owned(),
-                message: e.to_string(),
-            });
+            return Err(MediaError::NotMedia { path: shown.to_owned(), message: e.to_string() });
         }
     };
     match di.result() {
         gst_pbutils::DiscovererResult::Ok => {}
         gst_pbutils::DiscovererResult::MissingPlugins => {
-            let missing: Vec<String> = di
-                .missing_elements_installer_details()
-                .iter()
-                .map(|s| s.to_string())
-                .collect();
-            return Err(MediaError::UnsupportedCodec {
-                path: shown.to_owned(),
-                missing: missing.join(", "),
-            });
+            let missing: Vec<String> = di.missing_elements_installer_details().iter().map(|s| s.to_string()).collect();
+            return Err(MediaError::UnsupportedCodec { path: shown.to_owned(), missing: missing.join(", ") });
         }
         other => {
-            return Err(MediaError::NotMedia {
-                path: shown.to_owned(),
-                message: format!("{other:?}"),
-            });
+            return Err(MediaError::NotMedia { path: shown.to_owned(), message: format!("{other:?}") });
         }
     }
-    let describe = |caps: Option<gst::Caps>| {
-        caps.map(|c| gst_pbutils::functions::pb_utils_get_codec_description(&c).to_string())
-    };
+    let describe =
+        |caps: Option<gst::Caps>| caps.map(|c| gst_pbutils::functions::pb_utils_get_codec_description(&c).to_string());
     let mut info = MediaInfo {
         duration_s: di.duration().map(|d| d.nseconds() as f64 / 1e9),
-        container: di
-            .stream_info()
-            .and_then(|s| describe(s.caps()))
-            .filter(|_| di.container_streams().len() > 0),
+        container: di.stream_info().and_then(|s| describe(s.caps())).filter(|_| di.container_streams().len() > 0),
         ..Default::default()
     };
     if let Some(v) = di.video_streams().first() {
@@ -272,27 +233,19 @@ fn discover(abs: &Path, shown: &Path) -> Result<MediaInfo, MediaError> {
         info.audio_codec = describe(a.caps());
     }
     if !info.has_video() && !info.has_audio() {
-        return Err(MediaError::NoTracks {
-            path: shown.to_owned(),
-        });
+        return Err(MediaError::NoTracks { path: shown.to_owned() });
     }
     Ok(info)
 }
 
 fn bus_error(bus: &gst::Bus) -> Option<String> {
-    bus.pop_filtered(&[gst::MessageType::Error])
-        .and_then(|m| match m.view() {
-            gst::MessageView::Error(e) => Some(e.error().to_string()),
-            _ => None,
-        })
+    bus.pop_filtered(&[gst::MessageType::Error]).and_then(|m| match m.view() {
+        gst::MessageView::Error(e) => Some(e.error().to_string()),
+        _ => None,
+    })
 }
 
-fn send(
-    tx: &Sender<MediaEvent>,
-    ev: MediaEvent,
-    bp: Backpressure,
-    counters: &DecodeCounters,
-) -> bool {
+fn send(tx: &Sender<MediaEvent>, ev: MediaEvent, bp: Backpressure, counters: &DecodeCounters) -> bool {
     match bp {
         Backpressure::Block => tx.send(ev).is_ok(),
         Backpressure::DropNewest => match tx.try_send(ev) {
@@ -310,10 +263,7 @@ fn running_time(sample: &gst::Sample, buffer: &gst::BufferRef) -> Option<MediaTi
     let pts = buffer.pts()?;
     let rt = sample
         .segment()
-        .and_then(|s| {
-            s.downcast_ref::<gst::ClockTime>()
-                .and_then(|s| s.to_running_time(pts))
-        })
+        .and_then(|s| s.downcast_ref::<gst::ClockTime>().and_then(|s| s.to_running_time(pts)))
         .unwrap_or(pts);
     Some(MediaTime(rt.nseconds()))
 }
@@ -341,14 +291,8 @@ fn video_frame(sample: &gst::Sample, index: u64) -> Option<VideoFrame> {
 fn audio_chunk(sample: &gst::Sample) -> Option<AudioChunk> {
     let buffer = sample.buffer()?;
     let map = buffer.map_readable().ok()?;
-    let samples = map
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect();
-    Some(AudioChunk {
-        pts: running_time(sample, buffer).unwrap_or_default(),
-        samples,
-    })
+    let samples = map.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    Some(AudioChunk { pts: running_time(sample, buffer).unwrap_or_default(), samples })
 }
 
 fn build_pipeline(
@@ -364,12 +308,8 @@ fn build_pipeline(
         .property("location", abs.to_string_lossy().to_string())
         .build()
         .map_err(|e| perr(&e))?;
-    let decodebin = gst::ElementFactory::make("decodebin")
-        .build()
-        .map_err(|e| perr(&e))?;
-    pipeline
-        .add_many([&src, &decodebin])
-        .map_err(|e| perr(&e))?;
+    let decodebin = gst::ElementFactory::make("decodebin").build().map_err(|e| perr(&e))?;
+    pipeline.add_many([&src, &decodebin]).map_err(|e| perr(&e))?;
     src.link(&decodebin).map_err(|e| perr(&e))?;
     let (want_video, want_audio) = (info.has_video(), info.has_audio());
     let weak = pipeline.downgrade();
@@ -379,10 +319,7 @@ fn build_pipeline(
             return;
         };
         let caps = pad.current_caps().unwrap_or_else(|| pad.query_caps(None));
-        let name = caps
-            .structure(0)
-            .map(|s| s.name().to_string())
-            .unwrap_or_default();
+        let name = caps.structure(0).map(|s| s.name().to_string()).unwrap_or_default();
         let is_video = name.starts_with("video/");
         let is_audio = name.starts_with("audio/");
         let mut l = linked.lock().unwrap_or_else(|p| p.into_inner());
@@ -400,10 +337,7 @@ fn build_pipeline(
         let Ok(bin) = gst::parse::bin_from_description(desc, true) else {
             return;
         };
-        if let Some(sink) = bin
-            .by_name("sink")
-            .and_then(|s| s.downcast::<gst_app::AppSink>().ok())
-        {
+        if let Some(sink) = bin.by_name("sink").and_then(|s| s.downcast::<gst_app::AppSink>().ok()) {
             let tx = tx.clone();
             let counters = counters.clone();
             let callbacks = if is_video {

@@ -5,9 +5,7 @@
 
 pub mod decode;
 
-pub use decode::{
-    AudioChunk, Backpressure, DecodeOptions, Decoder, MediaEvent, MediaInfo, VideoFrame,
-};
+pub use decode::{AudioChunk, Backpressure, DecodeOptions, Decoder, MediaEvent, MediaInfo, VideoFrame};
 
 use std::path::PathBuf;
 
@@ -24,11 +22,7 @@ pub enum MediaError {
     #[error("{path} has neither a video nor an audio track")]
     NoTracks { path: PathBuf },
     #[error("decoding {path} failed at {at}: {message}")]
-    Decode {
-        path: PathBuf,
-        at: String,
-        message: String,
-    },
+    Decode { path: PathBuf, at: String, message: String },
     #[error("pipeline set-up failed: {0}")]
     Pipeline(String),
 }
@@ -36,7 +30,5 @@ pub enum MediaError {
 /// Initialises GStreamer once; an error, not a panic, when it is unusable.
 pub fn init() -> Result<(), MediaError> {
     static INIT: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
-    INIT.get_or_init(|| gstreamer::init().map_err(|e| e.to_string()))
-        .clone()
-        .map_err(MediaError::Init)
+    INIT.get_or_init(|| gstreamer::init().map_err(|e| e.to_string())).clone().map_err(MediaError::Init)
 }

@@ -46,10 +46,7 @@ impl FaceDetection {
     }
     /// In-plane roll from the eye line, radians (0 = level).
     pub fn roll(&self) -> f32 {
-        let (r, l) = (
-            self.keypoint(Keypoint::RightEye),
-            self.keypoint(Keypoint::LeftEye),
-        );
+        let (r, l) = (self.keypoint(Keypoint::RightEye), self.keypoint(Keypoint::LeftEye));
         (l.1 - r.1).atan2(l.0 - r.0)
     }
 }
@@ -63,17 +60,8 @@ pub struct BlazeFace {
 impl BlazeFace {
     pub fn load(rt: &Runtime) -> Result<Self, InferError> {
         let model = rt.load(MODEL_ID)?;
-        let min_score = model
-            .spec
-            .thresholds
-            .get("min_score")
-            .map(|&v| v as f32)
-            .unwrap_or(DEFAULT_MIN_SCORE);
-        Ok(BlazeFace {
-            model,
-            anchors: anchors(),
-            min_score,
-        })
+        let min_score = model.spec.thresholds.get("min_score").map(|&v| v as f32).unwrap_or(DEFAULT_MIN_SCORE);
+        Ok(BlazeFace { model, anchors: anchors(), min_score })
     }
 
     pub fn with_min_score(mut self, s: f32) -> Self {
@@ -88,11 +76,7 @@ impl BlazeFace {
         let mut buf = Vec::with_capacity((SIZE * SIZE * 3) as usize);
         to_nhwc(&input, Channels::Rgb, |v| v / 127.5 - 1.0, &mut buf);
         let tensor = tensor_f32(MODEL_ID, vec![1, SIZE as i64, SIZE as i64, 3], buf)?;
-        let out = self
-            .model
-            .session
-            .run(ort::inputs![INPUT => tensor])
-            .map_err(|e| InferError::ort(MODEL_ID, e))?;
+        let out = self.model.session.run(ort::inputs![INPUT => tensor]).map_err(|e| InferError::ort(MODEL_ID, e))?;
         let (_, s16) = output_f32(&out, MODEL_ID, SCORES_16)?;
         let (_, s8) = output_f32(&out, MODEL_ID, SCORES_8)?;
         let (_, b16) = output_f32(&out, MODEL_ID, BOXES_16)?;
@@ -138,16 +122,7 @@ fn decode(r: &[f32], anchor: (f32, f32), score: f32, to_src: &Affine) -> FaceDet
     for (k, kp) in keypoints.iter_mut().enumerate() {
         *kp = to_src.apply(ax + r[4 + 2 * k], ay + r[5 + 2 * k]);
     }
-    FaceDetection {
-        bbox: Rect {
-            x: x0,
-            y: y0,
-            w: x1 - x0,
-            h: y1 - y0,
-        },
-        score,
-        keypoints,
-    }
+    FaceDetection { bbox: Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }, score, keypoints }
 }
 
 /// MediaPipe-style weighted NMS: overlapping detections are averaged, weighted by score.
@@ -167,19 +142,10 @@ fn weighted_nms(mut dets: Vec<FaceDetection>, iou: f32) -> Vec<FaceDetection> {
         }
         let total: f32 = group.iter().map(|&g| dets[g].score).sum();
         let mut merged = dets[i].clone();
-        let avg = |f: &dyn Fn(&FaceDetection) -> f32| {
-            group
-                .iter()
-                .map(|&g| f(&dets[g]) * dets[g].score)
-                .sum::<f32>()
-                / total
-        };
-        merged.bbox = Rect {
-            x: avg(&|d| d.bbox.x),
-            y: avg(&|d| d.bbox.y),
-            w: avg(&|d| d.bbox.w),
-            h: avg(&|d| d.bbox.h),
-        };
+        let avg =
+            |f: &dyn Fn(&FaceDetection) -> f32| group.iter().map(|&g| f(&dets[g]) * dets[g].score).sum::<f32>() / total;
+        merged.bbox =
+            Rect { x: avg(&|d| d.bbox.x), y: avg(&|d| d.bbox.y), w: avg(&|d| d.bbox.w), h: avg(&|d| d.bbox.h) };
         for k in 0..6 {
             merged.keypoints[k] = (avg(&|d| d.keypoints[k].0), avg(&|d| d.keypoints[k].1));
         }
@@ -208,21 +174,13 @@ mod tests {
     #[test]
     fn nms_merges_overlaps_and_keeps_separate_faces() {
         let d = |x: f32, s: f32| FaceDetection {
-            bbox: Rect {
-                x,
-                y: 0.0,
-                w: 10.0,
-                h: 10.0,
-            },
+            bbox: Rect { x, y: 0.0, w: 10.0, h: 10.0 },
             score: s,
             keypoints: [(x, 0.0); 6],
         };
         let out = weighted_nms(vec![d(0.0, 0.9), d(1.0, 0.6), d(50.0, 0.7)], 0.3);
         assert_eq!(out.len(), 2);
-        assert!(
-            out[0].bbox.x > 0.0 && out[0].bbox.x < 1.0,
-            "weighted towards the stronger box"
-        );
+        assert!(out[0].bbox.x > 0.0 && out[0].bbox.x < 1.0, "weighted towards the stronger box");
         assert_eq!(out[1].bbox.x, 50.0);
     }
 }

@@ -53,30 +53,16 @@ impl Ocr {
             None => None,
         };
         let chars = {
-            let meta = rec
-                .session
-                .metadata()
-                .map_err(|e| InferError::ort(REC_ID, e))?;
-            meta.custom("character").ok_or_else(|| {
-                InferError::output(REC_ID, "model metadata has no `character` dictionary")
-            })?
+            let meta = rec.session.metadata().map_err(|e| InferError::ort(REC_ID, e))?;
+            meta.custom("character")
+                .ok_or_else(|| InferError::output(REC_ID, "model metadata has no `character` dictionary"))?
         };
         let mut dict = vec![String::new()];
         dict.extend(chars.lines().map(str::to_owned));
         dict.push(" ".to_owned());
-        let min_text_score = rec
-            .spec
-            .thresholds
-            .get("min_text_score")
-            .map(|&v| v as f32)
-            .unwrap_or(DEFAULT_MIN_TEXT_SCORE);
-        Ok(Ocr {
-            det,
-            rec,
-            cls,
-            dict,
-            min_text_score,
-        })
+        let min_text_score =
+            rec.spec.thresholds.get("min_text_score").map(|&v| v as f32).unwrap_or(DEFAULT_MIN_TEXT_SCORE);
+        Ok(Ocr { det, rec, cls, dict, min_text_score })
     }
 
     /// Finds and reads the text lines in a frame, top to bottom, left to right.
@@ -91,11 +77,7 @@ impl Ocr {
             let (text, score) = self.recognise(&crop)?;
             let text = text.trim().to_owned();
             if !text.is_empty() && score >= self.min_text_score {
-                lines.push(TextLine {
-                    bbox: b,
-                    text,
-                    score,
-                });
+                lines.push(TextLine { bbox: b, text, score });
             }
         }
         Ok(lines)
@@ -105,62 +87,28 @@ impl Ocr {
     pub fn detect(&mut self, frame: &RgbFrame) -> Result<Vec<Rect>, InferError> {
         let scale = (DET_MAX_SIDE as f32 / frame.width.max(frame.height) as f32).min(1.0);
         let round32 = |v: f32| (((v / 32.0).round() as u32).max(1)) * 32;
-        let (dw, dh) = (
-            round32(frame.width as f32 * scale),
-            round32(frame.height as f32 * scale),
-        );
-        let (sx, sy) = (
-            frame.width as f32 / dw as f32,
-            frame.height as f32 / dh as f32,
-        );
-        let img = warp(
-            frame,
-            dw,
-            dh,
-            &Affine {
-                a: sx,
-                b: 0.0,
-                c: 0.0,
-                d: 0.0,
-                e: sy,
-                f: 0.0,
-            },
-        );
+        let (dw, dh) = (round32(frame.width as f32 * scale), round32(frame.height as f32 * scale));
+        let (sx, sy) = (frame.width as f32 / dw as f32, frame.height as f32 / dh as f32);
+        let img = warp(frame, dw, dh, &Affine { a: sx, b: 0.0, c: 0.0, d: 0.0, e: sy, f: 0.0 });
         let mut buf = Vec::new();
         to_nchw(&img, Channels::Bgr, |v| (v / 255.0 - 0.5) / 0.5, &mut buf);
         let x = tensor_f32(DET_ID, vec![1, 3, dh as i64, dw as i64], buf)?;
-        let out = self
-            .det
-            .session
-            .run(ort::inputs!["x" => x])
-            .map_err(|e| InferError::ort(DET_ID, e))?;
+        let out = self.det.session.run(ort::inputs!["x" => x]).map_err(|e| InferError::ort(DET_ID, e))?;
         let name = self.det.spec.outputs[0].name.clone();
         let (shape, prob) = output_f32(&out, DET_ID, &name)?;
         if shape.len() != 4 || shape[2] as u32 != dh || shape[3] as u32 != dw {
-            return Err(InferError::output(
-                DET_ID,
-                format!("probability map shape {shape:?}"),
-            ));
+            return Err(InferError::output(DET_ID, format!("probability map shape {shape:?}")));
         }
         let boxes = db_boxes(&prob, dw as usize, dh as usize);
         let mut rects: Vec<Rect> = boxes
             .into_iter()
-            .map(|r| Rect {
-                x: r.x * sx,
-                y: r.y * sy,
-                w: r.w * sx,
-                h: r.h * sy,
-            })
+            .map(|r| Rect { x: r.x * sx, y: r.y * sy, w: r.w * sx, h: r.h * sy })
             .map(|r| clamp_rect(r, frame.width as f32, frame.height as f32))
             .filter(|r| r.w >= MIN_BOX_SIDE && r.h >= MIN_BOX_SIDE)
             .collect();
         rects.sort_by(|a, b| {
             let same_row = (a.y - b.y).abs() < 10.0;
-            if same_row {
-                a.x.total_cmp(&b.x)
-            } else {
-                a.y.total_cmp(&b.y)
-            }
+            if same_row { a.x.total_cmp(&b.x) } else { a.y.total_cmp(&b.y) }
         });
         Ok(rects)
     }
@@ -173,10 +121,7 @@ impl Ocr {
         let mut buf = Vec::new();
         to_nchw(&img, Channels::Bgr, |v| (v / 255.0 - 0.5) / 0.5, &mut buf);
         let x = tensor_f32(CLS_ID, vec![1, 3, REC_H as i64, CLS_W as i64], buf)?;
-        let out = cls
-            .session
-            .run(ort::inputs!["x" => x])
-            .map_err(|e| InferError::ort(CLS_ID, e))?;
+        let out = cls.session.run(ort::inputs!["x" => x]).map_err(|e| InferError::ort(CLS_ID, e))?;
         let name = cls.spec.outputs[0].name.clone();
         let (_, p) = output_f32(&out, CLS_ID, &name)?;
         Ok(p.len() == 2 && p[1] > p[0] && p[1] > CLS_THRESH)
@@ -189,21 +134,14 @@ impl Ocr {
         let mut buf = Vec::new();
         to_nchw(&img, Channels::Bgr, |v| (v / 255.0 - 0.5) / 0.5, &mut buf);
         let x = tensor_f32(REC_ID, vec![1, 3, REC_H as i64, img.width as i64], buf)?;
-        let out = self
-            .rec
-            .session
-            .run(ort::inputs!["x" => x])
-            .map_err(|e| InferError::ort(REC_ID, e))?;
+        let out = self.rec.session.run(ort::inputs!["x" => x]).map_err(|e| InferError::ort(REC_ID, e))?;
         let name = self.rec.spec.outputs[0].name.clone();
         let (shape, probs) = output_f32(&out, REC_ID, &name)?;
         let classes = *shape.last().unwrap_or(&0) as usize;
         if classes != self.dict.len() {
             return Err(InferError::output(
                 REC_ID,
-                format!(
-                    "{classes} classes but the dictionary has {}",
-                    self.dict.len()
-                ),
+                format!("{classes} classes but the dictionary has {}", self.dict.len()),
             ));
         }
         Ok(ctc_greedy(&probs, classes, &self.dict))
@@ -215,16 +153,7 @@ impl Ocr {
 fn resize_pad(crop: &RgbFrame, pad_w: u32, max_w: u32) -> RgbFrame {
     let ratio = crop.width as f32 / crop.height.max(1) as f32;
     let rw = ((REC_H as f32 * ratio).ceil() as u32).clamp(1, max_w.min(pad_w));
-    let m = Affine::crop(
-        &Rect {
-            x: 0.0,
-            y: 0.0,
-            w: crop.width as f32,
-            h: crop.height as f32,
-        },
-        rw,
-        REC_H,
-    );
+    let m = Affine::crop(&Rect { x: 0.0, y: 0.0, w: crop.width as f32, h: crop.height as f32 }, rw, REC_H);
     let resized = warp(crop, rw, REC_H, &m);
     let mut out = RgbFrame::filled(pad_w, REC_H, [128, 128, 128]);
     for y in 0..REC_H as usize {
@@ -245,11 +174,7 @@ fn rotate180(img: &RgbFrame) -> RgbFrame {
     for p in img.data.chunks_exact(3).rev() {
         data.extend_from_slice(p);
     }
-    RgbFrame {
-        width: img.width,
-        height: img.height,
-        data,
-    }
+    RgbFrame { width: img.width, height: img.height, data }
 }
 
 fn clamp_rect(r: Rect, w: f32, h: f32) -> Rect {
@@ -257,12 +182,7 @@ fn clamp_rect(r: Rect, w: f32, h: f32) -> Rect {
     let y0 = r.y.clamp(0.0, h);
     let x1 = (r.x + r.w).clamp(0.0, w);
     let y1 = (r.y + r.h).clamp(0.0, h);
-    Rect {
-        x: x0,
-        y: y0,
-        w: x1 - x0,
-        h: y1 - y0,
-    }
+    Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
 }
 
 /// DB post-processing on a probability map: threshold, 2x2 dilation, 4-connected components, box score from the
@@ -273,10 +193,8 @@ fn db_boxes(prob: &[f32], w: usize, h: usize) -> Vec<Rect> {
         for x in 0..w {
             // 2x2 dilation: on if any of (x,y), (x-1,y), (x,y-1), (x-1,y-1) is above the threshold.
             let on = |xx: usize, yy: usize| prob[yy * w + xx] > DET_THRESH;
-            mask[y * w + x] = on(x, y)
-                || (x > 0 && on(x - 1, y))
-                || (y > 0 && on(x, y - 1))
-                || (x > 0 && y > 0 && on(x - 1, y - 1));
+            mask[y * w + x] =
+                on(x, y) || (x > 0 && on(x - 1, y)) || (y > 0 && on(x, y - 1)) || (x > 0 && y > 0 && on(x - 1, y - 1));
         }
     }
     let mut seen = vec![false; w * h];
@@ -322,12 +240,7 @@ fn db_boxes(prob: &[f32], w: usize, h: usize) -> Vec<Rect> {
             continue;
         }
         let d = bw * bh * UNCLIP_RATIO / (2.0 * (bw + bh));
-        boxes.push(Rect {
-            x: x0 as f32 - d,
-            y: y0 as f32 - d,
-            w: bw + 2.0 * d,
-            h: bh + 2.0 * d,
-        });
+        boxes.push(Rect { x: x0 as f32 - d, y: y0 as f32 - d, w: bw + 2.0 * d, h: bh + 2.0 * d });
     }
     boxes
 }
@@ -338,21 +251,14 @@ fn ctc_greedy(probs: &[f32], classes: usize, dict: &[String]) -> (String, f32) {
     let mut conf = Vec::new();
     let mut prev = 0usize;
     for step in probs.chunks_exact(classes) {
-        let (best, p) = step
-            .iter()
-            .enumerate()
-            .fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
+        let (best, p) = step.iter().enumerate().fold((0, f32::MIN), |a, (i, &v)| if v > a.1 { (i, v) } else { a });
         if best != 0 && best != prev {
             text.push_str(&dict[best]);
             conf.push(p);
         }
         prev = best;
     }
-    let score = if conf.is_empty() {
-        0.0
-    } else {
-        conf.iter().sum::<f32>() / conf.len() as f32
-    };
+    let score = if conf.is_empty() { 0.0 } else { conf.iter().sum::<f32>() / conf.len() as f32 };
     (text, score)
 }
 

@@ -1,0 +1,456 @@
+//! QA replay: a recorded file → the same decode, sampling and models as a live call → timestamped evidence.
+//!
+//! Threads: GStreamer decodes; this thread routes frames and audio into two bounded queues; one video worker and
+//! one audio worker each own their `ort` sessions. Replay blocks instead of dropping, and the sampling policy is
+//! fed media time only, so a replay at any speed gives the same evidence.
+
+pub mod report;
+
+use crate::analysis::sampling::{Sampler, SamplingConfig, Task};
+use crate::analysis::speech::{SegmenterConfig, SpeechSegmenter};
+use crate::infer::models::antispoof::AntiSpoof;
+use crate::infer::models::blazeface::{BlazeFace, FaceDetection};
+use crate::infer::models::expression::{self, ExpressionClassifier};
+use crate::infer::models::face_embed::FaceEmbedder;
+use crate::infer::models::face_mesh::FaceMesh;
+use crate::infer::models::objects::ObjectDetector;
+use crate::infer::models::ocr::Ocr;
+use crate::infer::models::scene::SceneClassifier;
+use crate::infer::models::segmentation::SelfieSegmenter;
+use crate::infer::models::vad::{self, SileroVad};
+use crate::infer::models::voice::VoiceEmbedder;
+use crate::infer::{InferError, Runtime};
+use crate::media::{AudioChunk, DecodeOptions, Decoder, MediaError, MediaEvent, VideoFrame};
+use crate::types::{MediaDuration, MediaTime, Pii, TimeRange};
+use report::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Media(#[from] MediaError),
+    #[error("required model unavailable: {0}")]
+    Model(#[from] InferError),
+    #[error("a worker thread failed: {0}")]
+    Worker(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct ReplayOptions {
+    pub sampling: SamplingConfig,
+    /// Fail when a required model cannot be loaded (default). When false, its evidence is marked unavailable.
+    pub require_models: bool,
+    /// Longest stretch of speech embedded as one voice sample; longer segments are split.
+    pub max_voice_piece: MediaDuration,
+    pub queue: usize,
+}
+
+impl Default for ReplayOptions {
+    fn default() -> Self {
+        ReplayOptions {
+            sampling: SamplingConfig::default(),
+            require_models: true,
+            max_voice_piece: MediaDuration::from_millis(8000),
+            queue: 8,
+        }
+    }
+}
+
+/// Model ids whose absence is acceptable (operator-supplied).
+const OPTIONAL: &[&str] = &[crate::infer::models::antispoof::MODEL_ID];
+
+struct Loader<'a> {
+    rt: &'a Runtime,
+    require: bool,
+    states: Vec<ModelState>,
+    unavailable: BTreeMap<String, String>,
+}
+
+impl Loader<'_> {
+    fn load<T>(
+        &mut self,
+        ids: &[&str],
+        f: impl FnOnce(&Runtime) -> Result<T, InferError>,
+    ) -> Result<Option<T>, InferError> {
+        match f(self.rt) {
+            Ok(m) => {
+                for id in ids {
+                    self.states.push(ModelState { id: (*id).to_owned(), state: "ok".into() });
+                }
+                Ok(Some(m))
+            }
+            Err(e) => {
+                let optional = ids.iter().all(|id| OPTIONAL.contains(id));
+                if self.require && !optional {
+                    return Err(e);
+                }
+                let why = match (&e, optional) {
+                    (InferError::Missing { .. }, true) => {
+                        "not configured (optional operator-supplied model)".to_owned()
+                    }
+                    _ => e.to_string(),
+                };
+                for id in ids {
+                    self.states.push(ModelState { id: (*id).to_owned(), state: format!("unavailable: {why}") });
+                    self.unavailable.insert((*id).to_owned(), why.clone());
+                }
+                Ok(None)
+            }
+        }
+    }
+}
+
+struct VisionModels {
+    face: Option<BlazeFace>,
+    mesh: Option<FaceMesh>,
+    expression: Option<ExpressionClassifier>,
+    embed: Option<FaceEmbedder>,
+    spoof: Option<AntiSpoof>,
+    seg: Option<SelfieSegmenter>,
+    scene: Option<SceneClassifier>,
+    objects: Option<ObjectDetector>,
+    ocr: Option<Ocr>,
+}
+
+struct AudioModels {
+    vad: Option<SileroVad>,
+    voice: Option<VoiceEmbedder>,
+}
+
+/// Replays a recorded file through every model and returns the evidence report. Decoding errors mid-stream keep
+/// everything decoded before them (the report says where it stopped); errors before any media are returned.
+pub fn run(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let started = Instant::now();
+    let mut decoder = Decoder::open(path, DecodeOptions { queue: opts.queue, ..Default::default() })?;
+    let media = decoder.info().clone();
+
+    let mut l = Loader { rt, require: opts.require_models, states: Vec::new(), unavailable: BTreeMap::new() };
+    let vision = VisionModels {
+        face: l.load(&["blazeface"], BlazeFace::load)?,
+        mesh: l.load(&["face_mesh"], FaceMesh::load)?,
+        expression: l.load(&["expression"], ExpressionClassifier::load)?,
+        embed: l.load(&["mobilefacenet"], FaceEmbedder::load)?,
+        spoof: l.load(&["anti_spoof"], AntiSpoof::load)?,
+        seg: l.load(&["selfie_segmentation"], SelfieSegmenter::load)?,
+        scene: l.load(&["scene"], SceneClassifier::load)?,
+        objects: l.load(&["centernet"], ObjectDetector::load)?,
+        ocr: l.load(&["ocr_det", "ocr_rec", "ocr_cls"], Ocr::load)?,
+    };
+    let audio_models = AudioModels {
+        vad: l.load(&["silero_vad"], SileroVad::load)?,
+        voice: l.load(&["voice_embedding"], VoiceEmbedder::load)?,
+    };
+    let Loader { states, unavailable, .. } = l;
+
+    let mut sampler = Sampler::new(opts.sampling.clone());
+    for (task, present) in [
+        (Task::FaceDetect, vision.face.is_some()),
+        (Task::FaceMesh, vision.mesh.is_some()),
+        (Task::Expression, vision.expression.is_some()),
+        (Task::FaceEmbed, vision.embed.is_some()),
+        (Task::AntiSpoof, vision.spoof.is_some()),
+        (Task::Segmentation, vision.seg.is_some()),
+        (Task::Scene, vision.scene.is_some()),
+        (Task::Objects, vision.objects.is_some()),
+        (Task::Ocr, vision.ocr.is_some()),
+    ] {
+        if !present {
+            sampler.disable(task);
+        }
+    }
+
+    let (vtx, vrx) = crossbeam_channel::bounded::<VideoFrame>(opts.queue.max(1));
+    let (atx, arx) = crossbeam_channel::bounded::<AudioChunk>(opts.queue.max(1) * 4);
+    let max_piece = opts.max_voice_piece;
+    let (video, audio, decode_error) = std::thread::scope(|s| {
+        let vh = s.spawn(move || video_worker(vrx, vision, sampler));
+        let ah = s.spawn(move || audio_worker(arx, audio_models, max_piece));
+        let mut decode_error = None;
+        loop {
+            match decoder.next_event() {
+                Ok(Some(MediaEvent::Video(f))) => {
+                    if vtx.send(f).is_err() {
+                        break;
+                    }
+                }
+                Ok(Some(MediaEvent::Audio(a))) => {
+                    if atx.send(a).is_err() {
+                        break;
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    decode_error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        drop(vtx);
+        drop(atx);
+        let video = vh.join().map_err(|_| ReplayError::Worker("video worker panicked".into()));
+        let audio = ah.join().map_err(|_| ReplayError::Worker("audio worker panicked".into()));
+        (video, audio, decode_error)
+    });
+    let (video, audio) = (video?, audio?);
+
+    let ctx = Context {
+        file: path.display().to_string(),
+        media,
+        manifest_sha256: rt.manifest().sha256.clone(),
+        models: states,
+        decode_error,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        unavailable,
+    };
+    Ok(report::build(ctx, video, audio, expression::LABELS))
+}
+
+fn note_error(errors: &mut BTreeMap<String, TaskErrors>, task: &str, e: &InferError) {
+    let entry = errors.entry(task.to_owned()).or_default();
+    entry.count += 1;
+    entry.last = Some(e.to_string());
+}
+
+fn rect4(r: &crate::analysis::image::Rect) -> [f32; 4] {
+    [r.x, r.y, r.w, r.h]
+}
+
+fn primary(faces: &[FaceDetection]) -> Option<&FaceDetection> {
+    faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
+}
+
+fn video_worker(
+    rx: crossbeam_channel::Receiver<VideoFrame>,
+    mut m: VisionModels,
+    mut sampler: Sampler,
+) -> VideoObservations {
+    let mut obs = VideoObservations::default();
+    for f in rx {
+        obs.frames += 1;
+        obs.last_t = Some(f.pts);
+        let plan = sampler.plan(f.pts, 0);
+        let (t, frame, img) = (f.pts, f.index, &f.image);
+        let mut faces = Vec::new();
+        if plan.has(Task::FaceDetect)
+            && let Some(d) = m.face.as_mut()
+        {
+            match d.detect(img) {
+                Ok(found) => faces = found,
+                Err(e) => note_error(&mut obs.errors, "face_detect", &e),
+            }
+            let p = primary(&faces);
+            obs.faces.push(FaceSample {
+                t,
+                frame,
+                faces: faces.len(),
+                bbox: p.map(|p| rect4(&p.bbox)),
+                score: p.map(|p| p.score),
+            });
+        }
+        if let Some(face) = primary(&faces) {
+            if plan.has(Task::FaceMesh)
+                && let Some(mesh) = m.mesh.as_mut()
+            {
+                match mesh.landmarks(img, face) {
+                    Ok(Some(r)) => obs.mesh.push(MeshSample {
+                        t,
+                        frame,
+                        eye_open_left: r.metrics.eye_open_left,
+                        eye_open_right: r.metrics.eye_open_right,
+                        mouth_open: r.metrics.mouth_open,
+                        yaw_deg: r.metrics.yaw_deg,
+                        pitch_deg: r.metrics.pitch_deg,
+                        roll_deg: r.metrics.roll_deg,
+                    }),
+                    Ok(None) => {}
+                    Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
+                }
+            }
+            if plan.has(Task::Expression)
+                && let Some(x) = m.expression.as_mut()
+            {
+                match x.classify(img, &face.bbox) {
+                    Ok(p) => obs.expression.push(ExpressionSample { t, frame, probs: p.probs }),
+                    Err(e) => note_error(&mut obs.errors, "expression", &e),
+                }
+            }
+            if plan.has(Task::FaceEmbed)
+                && let Some(x) = m.embed.as_mut()
+            {
+                match x.embed(img, face) {
+                    Ok(Some(e)) => obs.face_embeddings.push(FaceEmbeddingSample { t, frame, embedding: Pii::new(e) }),
+                    Ok(None) => {}
+                    Err(e) => note_error(&mut obs.errors, "face_embed", &e),
+                }
+            }
+            if plan.has(Task::AntiSpoof)
+                && let Some(x) = m.spoof.as_mut()
+            {
+                match x.live_score(img, &face.bbox) {
+                    Ok(s) => obs.spoof.push(SpoofSample { t, frame, live_score: s }),
+                    Err(e) => note_error(&mut obs.errors, "anti_spoof", &e),
+                }
+            }
+        }
+        if plan.has(Task::Segmentation)
+            && let Some(x) = m.seg.as_mut()
+        {
+            match x.person_mask(img) {
+                Ok(mask) => {
+                    obs.segmentation.push(SegmentationSample { t, frame, person_fraction: mask.person_fraction() })
+                }
+                Err(e) => note_error(&mut obs.errors, "segmentation", &e),
+            }
+        }
+        if plan.has(Task::Scene)
+            && let Some(x) = m.scene.as_mut()
+        {
+            match x.classify(img, 5) {
+                Ok(top) => {
+                    let categories =
+                        x.categories(&top).into_iter().map(|(label, prob)| LabelProb { label, prob }).collect();
+                    let top = top.into_iter().map(|c| LabelProb { label: c.label, prob: c.prob }).collect();
+                    obs.scene.push(SceneSample { t, frame, top, categories });
+                }
+                Err(e) => note_error(&mut obs.errors, "scene", &e),
+            }
+        }
+        if plan.has(Task::Objects)
+            && let Some(x) = m.objects.as_mut()
+        {
+            match x.detect(img) {
+                Ok(dets) => obs.objects.push(ObjectSample {
+                    t,
+                    frame,
+                    persons: dets.iter().filter(|d| d.is_person()).count(),
+                    screens: dets.iter().filter(|d| d.is_screen()).count(),
+                    phones: dets.iter().filter(|d| d.label == "cell phone").count(),
+                    detections: dets
+                        .iter()
+                        .map(|d| ObjectBox { label: d.label.clone(), score: d.score, bbox: rect4(&d.bbox) })
+                        .collect(),
+                }),
+                Err(e) => note_error(&mut obs.errors, "objects", &e),
+            }
+        }
+        if plan.has(Task::Ocr)
+            && let Some(x) = m.ocr.as_mut()
+        {
+            match x.read(img) {
+                Ok(lines) => obs.text.push(TextSample {
+                    t,
+                    frame,
+                    lines: lines
+                        .into_iter()
+                        .map(|l| TextBox { bbox: rect4(&l.bbox), text: l.text, score: l.score })
+                        .collect(),
+                }),
+                Err(e) => note_error(&mut obs.errors, "ocr", &e),
+            }
+        }
+    }
+    obs.sampling = sampler.stats();
+    obs
+}
+
+/// Audio kept for the open speech segment, with the media time of its first sample.
+struct SegmentAudio {
+    start: MediaTime,
+    samples: Vec<f32>,
+}
+
+impl SegmentAudio {
+    fn time_at(&self, i: usize) -> MediaTime {
+        self.start.add(MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64))
+    }
+    fn index_of(&self, t: MediaTime) -> usize {
+        ((t.since(self.start).0 as u128 * vad::SAMPLE_RATE as u128 / 1_000_000_000) as usize).min(self.samples.len())
+    }
+    /// Drops audio before `t`.
+    fn trim_before(&mut self, t: MediaTime) {
+        let i = self.index_of(t);
+        self.samples.drain(..i);
+        self.start = self.time_at(0).add(MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64));
+    }
+}
+
+fn audio_worker(
+    rx: crossbeam_channel::Receiver<AudioChunk>,
+    mut m: AudioModels,
+    max_piece: MediaDuration,
+) -> AudioObservations {
+    let mut obs = AudioObservations::default();
+    let mut segmenter = SpeechSegmenter::new(SegmenterConfig::default());
+    let mut buf: Option<SegmentAudio> = None;
+    let mut total_samples: u64 = 0;
+    let step = MediaDuration::from_millis(32);
+    let embed = |m: &mut AudioModels, obs: &mut AudioObservations, buf: &SegmentAudio, range: TimeRange| {
+        let Some(voice) = m.voice.as_mut() else { return };
+        let mut start = range.start;
+        while start < range.end {
+            let end = start.add(max_piece).min(range.end);
+            // A short tail joins the previous piece's range instead of standing alone.
+            let end = if range.end.since(end) < MediaDuration::from_millis(2000) { range.end } else { end };
+            let (a, b) = (buf.index_of(start), buf.index_of(end));
+            match voice.embed(&buf.samples[a..b]) {
+                Ok(Some(e)) => {
+                    obs.voices.push(VoiceSample { range: TimeRange::new(start, end), embedding: Pii::new(e) })
+                }
+                Ok(None) => {}
+                Err(e) => note_error(&mut obs.errors, "voice", &e),
+            }
+            start = end;
+        }
+    };
+    for chunk in rx {
+        let b = buf.get_or_insert_with(|| SegmentAudio { start: chunk.pts, samples: Vec::new() });
+        if obs.vad_start.is_none() {
+            obs.vad_start = Some(chunk.pts);
+        }
+        b.samples.extend_from_slice(&chunk.samples);
+        total_samples += chunk.samples.len() as u64;
+        let Some(v) = m.vad.as_mut() else { continue };
+        let probs = match v.push(&chunk.samples) {
+            Ok(p) => p,
+            Err(e) => {
+                note_error(&mut obs.errors, "vad", &e);
+                continue;
+            }
+        };
+        let origin = obs.vad_start.unwrap_or_default();
+        for p in probs {
+            let t = origin.add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+            obs.vad_probs.push(p);
+            if let Some(seg) = segmenter.push(t, 32, p) {
+                obs.segments.push(seg.clone());
+                if let Some(b) = buf.as_ref() {
+                    embed(&mut m, &mut obs, b, seg.range);
+                }
+                if let Some(b) = buf.as_mut() {
+                    b.trim_before(seg.range.end);
+                }
+            }
+        }
+        // Without an open segment, keep only the last second (speech padding looks back a little).
+        if let Some(b) = buf.as_mut()
+            && !segmenter.in_speech()
+        {
+            let keep_from = origin.add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+            let keep_from = MediaTime(keep_from.0.saturating_sub(1_000_000_000));
+            b.trim_before(keep_from);
+        }
+    }
+    obs.seconds = total_samples as f64 / vad::SAMPLE_RATE as f64;
+    if m.vad.is_some() {
+        let end = obs.vad_start.unwrap_or_default().add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+        if let Some(seg) = segmenter.finish(end) {
+            obs.segments.push(seg.clone());
+            if let Some(b) = buf.as_ref() {
+                embed(&mut m, &mut obs, b, seg.range);
+            }
+        }
+    }
+    obs
+}

@@ -1,0 +1,44 @@
+//! Shared test helpers: the runtime over the project's real manifest, and paths to fetched test media.
+#![allow(dead_code)]
+
+use facereview::analysis::image::{RgbFrame, load_image};
+use facereview::config::Paths;
+use facereview::infer::{Manifest, Runtime};
+use std::path::PathBuf;
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The runtime with the real ONNX Runtime library and manifest. Panics with the set-up hint when missing: tests
+/// need the README's set-up to have run.
+pub fn runtime() -> Runtime {
+    let paths = Paths::with_root(root());
+    let manifest = Manifest::load(&paths.manifest).expect("models/manifest.toml");
+    Runtime::new(&paths.ort_lib, manifest).expect("ONNX Runtime library (run the README's set-up first)")
+}
+
+/// A file fetched by the set-up into testdata/media.
+pub fn media(name: &str) -> PathBuf {
+    let p = root().join("testdata/media").join(name);
+    assert!(p.exists(), "{} is missing: run the README's set-up (scripts/setup.sh)", p.display());
+    p
+}
+
+/// A stream built by the set-up into testdata/streams.
+pub fn stream(name: &str) -> PathBuf {
+    let p = root().join("testdata/streams").join(name);
+    assert!(p.exists(), "{} is missing: run the README's set-up (scripts/setup.sh)", p.display());
+    p
+}
+
+/// A file from ../shared/testmedia (read there, never copied into the project).
+pub fn shared(rel: &str) -> PathBuf {
+    let p = root().join("../shared/testmedia").join(rel);
+    assert!(p.exists(), "{} is missing (the shared test media folder beside the checkout)", p.display());
+    p
+}
+
+pub fn image(name: &str) -> RgbFrame {
+    load_image(&media(name)).expect("decodable test image")
+}
