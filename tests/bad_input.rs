@@ -157,3 +157,17 @@ fn a_missing_onnx_runtime_library_is_an_error_not_a_panic() {
         Ok(_) => {}
     }
 }
+
+#[test]
+fn dropping_a_decoder_mid_stream_does_not_hang() {
+    let path = common::stream("live_two_speakers.webm");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut d = Decoder::open(&path, DecodeOptions { queue: 1, ..Default::default() }).unwrap();
+        let _ = d.next_event();
+        std::thread::sleep(std::time::Duration::from_millis(200)); // let the streaming threads block on the channel
+        drop(d);
+        let _ = tx.send(());
+    });
+    rx.recv_timeout(std::time::Duration::from_secs(30)).expect("decoder dropped within 30 s");
+}

@@ -309,9 +309,7 @@ fn anti_spoof_crop_at_the_frame_corner_is_shifted_inside() {
             frame.data[i..i + 3].copy_from_slice(&[0, 0, 255]);
         }
     }
-    let s = model
-        .live_score(&frame, &rect(0.0, 80.0, 20.0, 100.0))
-        .expect("edge box");
+    let s = model.live_score(&frame, &rect(0.0, 80.0, 20.0, 100.0)).expect("edge box");
     let want = fixture_score([0.0, 255.0 * 15.0 / 55.0, 255.0 * 40.0 / 55.0]);
     assert!((s - want).abs() < 0.005, "edge score {s}, expected {want}");
     // Boxes partly or wholly outside, or larger than the frame: clamped, no panic, a probability back.

@@ -99,7 +99,8 @@ pub struct DecodeCounters {
 pub struct Decoder {
     path: PathBuf,
     pipeline: gst::Pipeline,
-    rx: Receiver<MediaEvent>,
+    /// `None` only while dropping: closing it first unblocks streaming threads waiting on a full channel.
+    rx: Option<Receiver<MediaEvent>>,
     bus: gst::Bus,
     info: MediaInfo,
     counters: Arc<DecodeCounters>,
@@ -125,7 +126,7 @@ impl Decoder {
             at: "start".into(),
             message: bus_error(&bus).unwrap_or_else(|| "cannot start the pipeline".into()),
         })?;
-        Ok(Decoder { path: path.to_owned(), pipeline, rx, bus, info, counters, finished: false })
+        Ok(Decoder { path: path.to_owned(), pipeline, rx: Some(rx), bus, info, counters, finished: false })
     }
 
     pub fn info(&self) -> &MediaInfo {
@@ -139,8 +140,9 @@ impl Decoder {
     /// The next decoded item in arrival order; `Ok(None)` at the end of the stream. A decode error mid-stream is
     /// returned once; everything delivered before it stays valid.
     pub fn next_event(&mut self) -> Result<Option<MediaEvent>, MediaError> {
+        let Some(rx) = self.rx.as_ref() else { return Ok(None) };
         loop {
-            match self.rx.recv_timeout(Duration::from_millis(20)) {
+            match rx.recv_timeout(Duration::from_millis(20)) {
                 Ok(ev) => return Ok(Some(ev)),
                 Err(crossbeam_channel::RecvTimeoutError::Disconnected) => return Ok(None),
                 Err(crossbeam_channel::RecvTimeoutError::Timeout) => {}
@@ -171,7 +173,7 @@ impl Decoder {
             }
             if self.finished {
                 // Anything the sinks sent before EOS is already queued: drain it first.
-                return Ok(self.rx.try_recv().ok());
+                return Ok(rx.try_recv().ok());
             }
         }
     }
@@ -186,8 +188,9 @@ impl Decoder {
 
 impl Drop for Decoder {
     fn drop(&mut self) {
-        // Unblock streaming threads that wait on a full channel, then stop.
-        while self.rx.try_recv().is_ok() {}
+        // Close the channel first: streaming threads blocked on a full channel get an error and stop, so the
+        // state change to Null cannot wait on them forever.
+        drop(self.rx.take());
         let _ = self.pipeline.set_state(gst::State::Null);
     }
 }
@@ -199,6 +202,11 @@ fn discover(abs: &Path, shown: &Path) -> Result<MediaInfo, MediaError> {
         .map_err(|e| MediaError::Pipeline(e.to_string()))?;
     let di = match discoverer.discover_uri(&uri) {
         Ok(di) => di,
+        Err(e) if e.matches(gst::CoreError::MissingPlugin) => {
+            let missing = probe_missing_decoders(abs);
+            let missing = if missing.is_empty() { e.to_string() } else { missing.join(", ") };
+            return Err(MediaError::UnsupportedCodec { path: shown.to_owned(), missing });
+        }
         Err(e) => {
             return Err(MediaError::NotMedia { path: shown.to_owned(), message: e.to_string() });
         }
@@ -236,6 +244,33 @@ fn discover(abs: &Path, shown: &Path) -> Result<MediaInfo, MediaError> {
         return Err(MediaError::NoTracks { path: shown.to_owned() });
     }
     Ok(info)
+}
+
+/// Prerolls `filesrc ! decodebin` and collects GStreamer's missing-plugin messages, described with their caps
+/// (e.g. "video/x-unknown decoder (codec-id=V_QQ8)"), so the error names what the file needs.
+fn probe_missing_decoders(abs: &Path) -> Vec<String> {
+    let desc = format!("filesrc location=\"{}\" ! decodebin ! fakesink", abs.to_string_lossy().replace('"', "\\\""));
+    let Ok(pipeline) = gst::parse::launch(&desc) else { return Vec::new() };
+    let Some(bus) = pipeline.bus() else { return Vec::new() };
+    let _ = pipeline.set_state(gst::State::Paused);
+    let mut missing = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let Some(msg) = bus.timed_pop(gst::ClockTime::from_mseconds(100)) else { continue };
+        match msg.view() {
+            gst::MessageView::Element(_) => {
+                if let Ok(m) = gst_pbutils::MissingPluginMessage::parse(&msg) {
+                    let detail = m.installer_detail().to_string();
+                    let caps = detail.rsplit('|').next().unwrap_or_default().to_owned();
+                    missing.push(format!("{} ({caps})", m.description()));
+                }
+            }
+            gst::MessageView::Error(_) | gst::MessageView::AsyncDone(_) | gst::MessageView::Eos(_) => break,
+            _ => {}
+        }
+    }
+    let _ = pipeline.set_state(gst::State::Null);
+    missing
 }
 
 fn bus_error(bus: &gst::Bus) -> Option<String> {

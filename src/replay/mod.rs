@@ -52,7 +52,7 @@ impl Default for ReplayOptions {
         ReplayOptions {
             sampling: SamplingConfig::default(),
             require_models: true,
-            max_voice_piece: MediaDuration::from_millis(8000),
+            max_voice_piece: MediaDuration::from_millis(3000),
             queue: 8,
         }
     }
@@ -392,7 +392,7 @@ fn audio_worker(
         while start < range.end {
             let end = start.add(max_piece).min(range.end);
             // A short tail joins the previous piece's range instead of standing alone.
-            let end = if range.end.since(end) < MediaDuration::from_millis(2000) { range.end } else { end };
+            let end = if range.end.since(end) < MediaDuration::from_millis(1000) { range.end } else { end };
             let (a, b) = (buf.index_of(start), buf.index_of(end));
             match voice.embed(&buf.samples[a..b]) {
                 Ok(Some(e)) => {

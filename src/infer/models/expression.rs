@@ -7,9 +7,8 @@
 //! graph already ends in a softmax, so the seven outputs are probabilities in [`LABELS`] order (no second softmax).
 //! The model answers confidently on anything, faces or not: only run it on detected faces.
 
-use super::scene::resize_antialiased;
 use super::{output_f32, tensor_f32};
-use crate::analysis::image::{Affine, Rect, RgbFrame, to_gray, warp};
+use crate::analysis::image::{Affine, Rect, RgbFrame, resize, to_gray, warp};
 use crate::infer::{InferError, LoadedModel, Runtime};
 use serde::{Deserialize, Serialize};
 
@@ -111,7 +110,7 @@ fn face_crop(frame: &RgbFrame, face: &Rect) -> Result<RgbFrame, InferError> {
     // `ceil` keeps the first warp at scale <= 1 (an exact copy for integer boxes); huge boxes are shrunk there.
     let side = (rect.w.ceil() as u32).clamp(1, MAX_NATIVE_SIDE);
     let native = warp(frame, side, side, &Affine::crop(&rect, side, side));
-    resize_antialiased(MODEL_ID, &native, SIZE, SIZE)
+    resize(&native, SIZE, SIZE).ok_or_else(|| InferError::input(MODEL_ID, "empty face crop"))
 }
 
 /// The square crop for a face box; an error for an empty or non-finite box.

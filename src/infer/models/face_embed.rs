@@ -34,9 +34,9 @@ pub const ARCFACE_TEMPLATE: [(f32, f32); 5] =
     [(38.2946, 51.6963), (73.5318, 51.5014), (56.0252, 71.7366), (41.5493, 92.3655), (70.7299, 92.2041)];
 
 /// Cosine (of two normalised embeddings, same alignment) at or above which two faces are taken as the same
-/// person. Measured with BlazeFace alignment on the test photos (tests/models_face.rs): three photos of one man
-/// 0.66-0.80 among themselves, against another man 0.13-0.25. MODELS.md gives same person 0.77-0.83 and
-/// different people <= 0.35 for this model.
+/// person. Measured (tests/models_face.rs): three photos of one man 0.79-0.84 among themselves (either alignment);
+/// frames of one talking head 0.80-0.99; different people -0.25 to 0.26 (photos) and at most 0.22 (videos).
+/// MODELS.md gives same person 0.77-0.83 and different people <= 0.35. 0.5 sits in the gap with room either side.
 pub const SAME_PERSON_MIN: f32 = 0.5;
 
 /// Faces whose eye distance is below this many source pixels are too small to embed.

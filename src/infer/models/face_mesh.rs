@@ -20,8 +20,10 @@
 //! - `yaw_deg`: `atan2(z454 - z234, x454 - x234)`. **Positive = the person turns to THEIR left** (the nose moves
 //!   towards the image right in a non-mirrored picture). Checked on real images: a horizontally mirrored image
 //!   flips the sign, and on the talking-head video it moves with the 2-D nose offset between the cheek edges.
-//! - `pitch_deg`: `atan2(z152 - z10, y152 - y10)` (chin vs forehead). **Positive grows as the head tilts down**;
-//!   a level frontal head reads about +12°, not 0, so use the change from the person's own baseline.
+//! - `pitch_deg`: `atan2(z152 - z10, y152 - y10)` (chin vs forehead). **Positive grows as the head tilts down**
+//!   (on the talking-head video it moves with the 2-D drop of the nose tip below the eye corners, r ≈ 0.67, over a
+//!   small range). The neutral value is not 0 and varies with the face and the camera height (-14° to +12° on
+//!   the test photos, +11° on the frontal astronaut), so use the change from the person's own baseline.
 //! - `roll_deg`: the eye line (outer corners 33 → 263) against the image horizontal, y down. **Positive = the head
 //!   tilts towards the person's left shoulder** (clockwise as seen in the image); same sign as
 //!   [`FaceDetection::roll`].

@@ -16,6 +16,7 @@ pub mod voice;
 use super::InferError;
 use ort::session::SessionOutputs;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
 /// An L2-normalised embedding (face or voice). Personal data: reports wrap it in `Pii`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -68,6 +69,36 @@ pub(crate) fn output_f32(
 /// Builds an f32 tensor input, naming the model on error.
 pub(crate) fn tensor_f32(id: &str, shape: Vec<i64>, data: Vec<f32>) -> Result<ort::value::Tensor<f32>, InferError> {
     ort::value::Tensor::from_array((shape, data)).map_err(|e| InferError::ort(id, e))
+}
+
+/// Reads a label file (one label per line, line `i` = class `i`) that must hold exactly `expected` labels. Errors
+/// name the model: `Missing` when the file is absent, `BadFile` when it is unreadable or has the wrong count.
+pub(crate) fn read_labels(id: &str, path: &Path, expected: usize) -> Result<Vec<String>, InferError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(InferError::Missing { id: id.to_owned(), path: path.to_owned() });
+        }
+        Err(e) => {
+            return Err(InferError::BadFile {
+                id: id.to_owned(),
+                path: path.to_owned(),
+                detail: format!("cannot read the label file: {e}"),
+            });
+        }
+    };
+    let labels: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
+    if labels.len() != expected || labels.iter().any(|l| l.trim().is_empty()) {
+        return Err(InferError::BadFile {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            detail: format!(
+                "label file has {} lines (blank ones included), expected {expected} non-blank labels",
+                labels.len()
+            ),
+        });
+    }
+    Ok(labels)
 }
 
 #[inline]

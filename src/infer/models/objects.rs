@@ -13,7 +13,6 @@ use super::{output_f32, tensor_f32};
 use crate::analysis::image::{Affine, Channels, Rect, RgbFrame, to_nhwc, warp};
 use crate::infer::{InferError, LoadedModel, Runtime};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
 
 pub const MODEL_ID: &str = "centernet";
 /// The label file, relative to the models directory: line `i` (0-based) names class `i`.
@@ -66,7 +65,7 @@ impl ObjectDetector {
     /// Loads the checked model and its label file (a missing or malformed label file is an error).
     pub fn load(rt: &Runtime) -> Result<Self, InferError> {
         let model = rt.load(MODEL_ID)?;
-        let labels = read_labels(MODEL_ID, &rt.manifest().models_dir.join(LABELS_FILE), NUM_CLASSES)?;
+        let labels = super::read_labels(MODEL_ID, &rt.manifest().models_dir.join(LABELS_FILE), NUM_CLASSES)?;
         let threshold =
             |name: &str, default: f32| model.spec.thresholds.get(name).map(|&v| v as f32).unwrap_or(default);
         let min_score = threshold("score", DEFAULT_SCORE);
@@ -142,36 +141,6 @@ fn nms(mut dets: Vec<ObjectDetection>, iou: f32, max: usize) -> Vec<ObjectDetect
     kept
 }
 
-/// Reads a label file (one label per line, line `i` = class `i`) that must hold exactly `expected` labels. Errors
-/// name the model: `Missing` when the file is absent, `BadFile` when it is unreadable or has the wrong count.
-pub(crate) fn read_labels(id: &str, path: &Path, expected: usize) -> Result<Vec<String>, InferError> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Err(InferError::Missing { id: id.to_owned(), path: path.to_owned() });
-        }
-        Err(e) => {
-            return Err(InferError::BadFile {
-                id: id.to_owned(),
-                path: path.to_owned(),
-                detail: format!("cannot read the label file: {e}"),
-            });
-        }
-    };
-    let labels: Vec<String> = text.lines().map(|l| l.trim_end_matches('\r').to_owned()).collect();
-    if labels.len() != expected || labels.iter().any(|l| l.trim().is_empty()) {
-        return Err(InferError::BadFile {
-            id: id.to_owned(),
-            path: path.to_owned(),
-            detail: format!(
-                "label file has {} lines (blank ones included), expected {expected} non-blank labels",
-                labels.len()
-            ),
-        });
-    }
-    Ok(labels)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,7 +167,8 @@ mod tests {
 
     #[test]
     fn missing_label_file_is_an_error_naming_the_model() {
-        let err = read_labels(MODEL_ID, Path::new("/nonexistent/labels.txt"), 80).unwrap_err();
+        let err = crate::infer::models::read_labels(MODEL_ID, std::path::Path::new("/nonexistent/labels.txt"), 80)
+            .unwrap_err();
         assert!(matches!(err, InferError::Missing { .. }));
         assert!(err.to_string().contains(MODEL_ID));
     }

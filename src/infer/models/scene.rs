@@ -7,9 +7,8 @@
 //! `(x/255 - 0.5)/0.5`, NCHW `[1,3,224,224]`. Post: softmax over the 1000 logits; names from
 //! `converted/imagenet_labels.txt` (line `i` = class `i`). Categories sum the probabilities of their classes.
 
-use super::objects::read_labels;
-use super::{output_f32, softmax, tensor_f32};
-use crate::analysis::image::{Affine, Channels, Rect, RgbFrame, to_nchw, warp};
+use super::{output_f32, read_labels, softmax, tensor_f32};
+use crate::analysis::image::{Affine, Channels, Rect, RgbFrame, resize, to_nchw, warp};
 use crate::infer::{InferError, LoadedModel, Runtime};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
@@ -127,35 +126,13 @@ fn resize_plan(w: u32, h: u32) -> (u32, u32, u32, u32) {
     (rw, rh, left, top)
 }
 
-/// The 224x224 model input: resize (antialiased, see [`resize_antialiased`]) then centre crop.
+/// The 224x224 model input: resize (antialiased, see [`crate::analysis::image::resize`]) then centre crop.
 fn model_input(frame: &RgbFrame) -> Result<RgbFrame, InferError> {
     let (rw, rh, left, top) = resize_plan(frame.width, frame.height);
-    let resized = resize_antialiased(MODEL_ID, frame, rw, rh)?;
+    let resized = resize(frame, rw, rh).ok_or_else(|| InferError::input(MODEL_ID, "empty frame or resize target"))?;
     let whole = Rect { x: left as f32, y: top as f32, w: CROP as f32, h: CROP as f32 };
     // An integer-offset crop at scale 1: the warp copies pixels exactly.
     Ok(warp(&resized, CROP, CROP, &Affine::crop(&whole, CROP, CROP)))
-}
-
-/// Resizes with the `image` crate's `Triangle` filter, which (like Pillow's `BILINEAR`, used by the reference
-/// numbers of `scene` and `expression`) widens its kernel when shrinking. `analysis::image::warp`'s supersampling
-/// matches Pillow less closely: with it astronaut.png's scene top-5 and chelsea's expression probabilities drift
-/// from the reference; with this they match to ~0.003. A candidate for `analysis::image`.
-pub(crate) fn resize_antialiased(id: &str, frame: &RgbFrame, w: u32, h: u32) -> Result<RgbFrame, InferError> {
-    let view = image::ImageBuffer::<image::Rgb<u8>, &[u8]>::from_raw(frame.width, frame.height, &frame.data[..])
-        .filter(|_| frame.width > 0 && frame.height > 0 && w > 0 && h > 0)
-        .ok_or_else(|| {
-            InferError::input(
-                id,
-                format!(
-                    "frame {}x{} with {} bytes is not packed RGB (or resize to {w}x{h})",
-                    frame.width,
-                    frame.height,
-                    frame.data.len()
-                ),
-            )
-        })?;
-    let out = image::imageops::resize(&view, w, h, image::imageops::FilterType::Triangle);
-    Ok(RgbFrame { width: w, height: h, data: out.into_raw() })
 }
 
 /// Parses the category mapping against the labels: category names, and each class's category index.
