@@ -3,7 +3,7 @@
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use facereview::config::Paths;
-use facereview::infer::manifest::{FileStatus, Manifest, check_file};
+use facereview::infer::manifest::{FileStatus, Manifest, Origin, check_file};
 use facereview::infer::runtime::describe;
 use facereview::infer::{InferError, Runtime};
 use facereview::replay::{self, ReplayOptions, report::ReplayReport};
@@ -58,10 +58,14 @@ fn models_verify() -> Result<()> {
     let manifest = Manifest::load(&paths.manifest)?;
     let rt = Runtime::new(&paths.ort_lib, manifest.clone()).context("ONNX Runtime")?;
     println!("manifest {} (sha256 {})", paths.manifest.display(), &manifest.sha256[..16]);
-    println!("{:<20} {:<16} {:<18} {:<10} {}", "model", "task", "origin", "status", "detail");
+    println!("{:<20} {:<16} {:<18} {:<10} detail", "model", "task", "origin", "status");
     let mut failed = Vec::new();
     for spec in &manifest.models {
-        let origin = format!("{:?}", spec.origin).to_lowercase();
+        let origin = match spec.origin {
+            Origin::AsShipped => "as-shipped",
+            Origin::Converted => "converted",
+            Origin::OperatorSupplied => "operator-supplied",
+        };
         let file = check_file(&manifest.file_path(spec), spec);
         let (status, detail) = match (&file, spec.optional) {
             (FileStatus::Missing, true) => ("absent", "optional, not configured".to_owned()),

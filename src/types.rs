@@ -32,7 +32,12 @@ impl MediaTime {
     pub fn since(self, earlier: MediaTime) -> MediaDuration {
         MediaDuration(self.0.saturating_sub(earlier.0))
     }
-    pub fn add(self, d: MediaDuration) -> MediaTime {
+}
+
+impl std::ops::Add<MediaDuration> for MediaTime {
+    type Output = MediaTime;
+    /// Saturating.
+    fn add(self, d: MediaDuration) -> MediaTime {
         MediaTime(self.0.saturating_add(d.0))
     }
 }

@@ -278,8 +278,7 @@ mod tests {
 
     #[test]
     fn runs_each_task_at_its_interval_on_a_30fps_stream() {
-        let mut cfg = SamplingConfig::default();
-        cfg.budget_ms_per_s = 1e9; // no budget pressure
+        let cfg = SamplingConfig { budget_ms_per_s: 1e9, ..Default::default() }; // no budget pressure
         let mut s = Sampler::new(cfg);
         for t in frames(30, 10) {
             s.plan(t, 0);
@@ -295,8 +294,7 @@ mod tests {
 
     #[test]
     fn budget_stretches_low_priority_tasks_first() {
-        let mut cfg = SamplingConfig::default();
-        cfg.budget_ms_per_s = 150.0;
+        let mut cfg = SamplingConfig { budget_ms_per_s: 150.0, ..Default::default() };
         let s = Sampler::new(cfg.clone());
         assert!(s.expected_load() <= 150.0 * 1.001, "load {}", s.expected_load());
         assert_eq!(s.interval(Task::FaceDetect), MediaDuration::from_millis(100), "face detection keeps its rate");

@@ -97,7 +97,7 @@ impl SpeechSegmenter {
     /// the segment that this chunk closes, if any.
     pub fn push(&mut self, t: MediaTime, chunk_ms: u32, prob: f32) -> Option<SpeechSegment> {
         let p = if prob.is_nan() { 0.0 } else { prob };
-        let chunk_end = t.add(MediaDuration::from_millis(u64::from(chunk_ms)));
+        let chunk_end = t + MediaDuration::from_millis(u64::from(chunk_ms));
         self.horizon = self.horizon.max(chunk_end);
         let cfg = self.cfg;
         match self.open.as_mut() {
@@ -146,7 +146,7 @@ impl SpeechSegmenter {
         }
         let pad = MediaDuration::from_millis(u64::from(self.cfg.speech_pad_ms));
         let padded_start = MediaTime(start.0.saturating_sub(pad.0)).max(self.last_end.min(start));
-        let padded_end = end.add(pad).min(self.horizon.max(end));
+        let padded_end = (end + pad).min(self.horizon.max(end));
         self.last_end = padded_end;
         Some(SpeechSegment {
             range: TimeRange::new(padded_start, padded_end),

@@ -225,7 +225,7 @@ fn discover(abs: &Path, shown: &Path) -> Result<MediaInfo, MediaError> {
         |caps: Option<gst::Caps>| caps.map(|c| gst_pbutils::functions::pb_utils_get_codec_description(&c).to_string());
     let mut info = MediaInfo {
         duration_s: di.duration().map(|d| d.nseconds() as f64 / 1e9),
-        container: di.stream_info().and_then(|s| describe(s.caps())).filter(|_| di.container_streams().len() > 0),
+        container: di.stream_info().and_then(|s| describe(s.caps())).filter(|_| !di.container_streams().is_empty()),
         ..Default::default()
     };
     if let Some(v) = di.video_streams().first() {

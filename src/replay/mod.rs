@@ -363,7 +363,7 @@ struct SegmentAudio {
 
 impl SegmentAudio {
     fn time_at(&self, i: usize) -> MediaTime {
-        self.start.add(MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64))
+        self.start + MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64)
     }
     fn index_of(&self, t: MediaTime) -> usize {
         ((t.since(self.start).0 as u128 * vad::SAMPLE_RATE as u128 / 1_000_000_000) as usize).min(self.samples.len())
@@ -372,7 +372,7 @@ impl SegmentAudio {
     fn trim_before(&mut self, t: MediaTime) {
         let i = self.index_of(t);
         self.samples.drain(..i);
-        self.start = self.time_at(0).add(MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64));
+        self.start = self.time_at(i);
     }
 }
 
@@ -390,7 +390,7 @@ fn audio_worker(
         let Some(voice) = m.voice.as_mut() else { return };
         let mut start = range.start;
         while start < range.end {
-            let end = start.add(max_piece).min(range.end);
+            let end = (start + max_piece).min(range.end);
             // A short tail joins the previous piece's range instead of standing alone.
             let end = if range.end.since(end) < MediaDuration::from_millis(1000) { range.end } else { end };
             let (a, b) = (buf.index_of(start), buf.index_of(end));
@@ -421,7 +421,7 @@ fn audio_worker(
         };
         let origin = obs.vad_start.unwrap_or_default();
         for p in probs {
-            let t = origin.add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+            let t = origin + MediaDuration(step.0 * obs.vad_probs.len() as u64);
             obs.vad_probs.push(p);
             if let Some(seg) = segmenter.push(t, 32, p) {
                 obs.segments.push(seg.clone());
@@ -437,14 +437,14 @@ fn audio_worker(
         if let Some(b) = buf.as_mut()
             && !segmenter.in_speech()
         {
-            let keep_from = origin.add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+            let keep_from = origin + MediaDuration(step.0 * obs.vad_probs.len() as u64);
             let keep_from = MediaTime(keep_from.0.saturating_sub(1_000_000_000));
             b.trim_before(keep_from);
         }
     }
     obs.seconds = total_samples as f64 / vad::SAMPLE_RATE as f64;
     if m.vad.is_some() {
-        let end = obs.vad_start.unwrap_or_default().add(MediaDuration(step.0 * obs.vad_probs.len() as u64));
+        let end = obs.vad_start.unwrap_or_default() + MediaDuration(step.0 * obs.vad_probs.len() as u64);
         if let Some(seg) = segmenter.finish(end) {
             obs.segments.push(seg.clone());
             if let Some(b) = buf.as_ref() {

@@ -92,7 +92,7 @@ impl BlazeFace {
             if score < self.min_score {
                 continue;
             }
-            raw.push(decode(&regs[i], self.anchors[i], score, &to_src));
+            raw.push(decode(regs[i], self.anchors[i], score, &to_src));
         }
         Ok(weighted_nms(raw, NMS_IOU))
     }

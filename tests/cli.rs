@@ -1,0 +1,83 @@
+//! The `facereview` binary as a user runs it: exit codes and messages.
+
+mod common;
+
+use std::process::Command;
+
+fn facereview() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_facereview"));
+    c.env("FACEREVIEW_HOME", common::root()).env_remove("FACEREVIEW_ORT_LIB").env_remove("FACEREVIEW_MANIFEST");
+    c
+}
+
+#[test]
+fn models_verify_checks_every_model() {
+    let out = facereview().args(["models", "verify"]).output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    for id in ["blazeface", "face_mesh", "selfie_segmentation", "expression", "mobilefacenet", "silero_vad"] {
+        assert!(stdout.lines().any(|l| l.starts_with(id) && l.contains(" ok ")), "{id} not ok:\n{stdout}");
+    }
+    assert!(stdout.lines().any(|l| l.starts_with("anti_spoof") && l.contains("absent")), "{stdout}");
+}
+
+#[test]
+fn models_verify_fails_clearly_on_a_wrong_hash() {
+    let dir = std::env::temp_dir().join(format!("fr-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let models = common::root().join("models");
+    let text = std::fs::read_to_string(models.join("manifest.toml")).unwrap();
+    // Absolute model paths, and one sha256 changed.
+    let text = text.replace("file = \"", &format!("file = \"{}/", models.display())).replacen(
+        "sha256 = \"427cbbe0",
+        "sha256 = \"00000000",
+        1,
+    );
+    std::fs::write(dir.join("manifest.toml"), text).unwrap();
+    let out =
+        facereview().args(["models", "verify"]).env("FACEREVIEW_MANIFEST", dir.join("manifest.toml")).output().unwrap();
+    assert!(!out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.lines().any(|l| l.starts_with("blazeface") && l.contains("wrong sha256")), "{stdout}");
+    assert!(stderr.contains("blazeface"), "{stderr}");
+}
+
+#[test]
+fn a_missing_onnx_runtime_library_is_a_clear_error() {
+    let out = facereview()
+        .args(["models", "verify"])
+        .env("FACEREVIEW_ORT_LIB", "/nonexistent/libonnxruntime.so")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("ONNX Runtime") && stderr.contains("/nonexistent/libonnxruntime.so"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn replay_of_a_non_media_file_exits_1_with_a_message() {
+    let out = facereview().arg("replay").arg(common::stream("not_media.webm")).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("not a media file"), "{stderr}");
+}
+
+#[test]
+fn replay_json_follows_the_documented_schema() {
+    let out = facereview().arg("replay").arg("--json").arg(common::stream("no_video.webm")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["schema"], "facereview.replay/1");
+    for section in
+        ["faces", "mesh", "expression", "speech", "voice", "background", "objects", "text", "identity", "anti_spoof"]
+    {
+        assert!(v["evidence"][section]["status"].is_string(), "{section} has no status");
+    }
+    assert_eq!(v["evidence"]["faces"]["status"], "missing");
+    assert_eq!(v["evidence"]["speech"]["status"], "available");
+    // Voiceprints are personal data: only similarities are printed, never the vectors.
+    assert!(v["evidence"]["voice"]["segments"][0].get("embedding").is_none());
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("\"embedding\""));
+}
