@@ -86,16 +86,17 @@ impl Default for SamplingConfig {
         let p = |interval_ms, max_interval_ms, cost_ms| TaskPolicy { interval_ms, max_interval_ms, cost_ms };
         SamplingConfig {
             // Face detection + mesh at 10 fps resolve blinks (100-400 ms); the background changes slowly.
+            // Costs: single-core ms measured by `cargo bench --bench models` (BENCHMARKS.md).
             tasks: [
-                p(100, 250, 4.0),      // face_detect
-                p(100, 250, 3.0),      // face_mesh
-                p(200, 1000, 1.0),     // expression
-                p(1000, 3000, 8.0),    // face_embed
-                p(1000, 3000, 2.0),    // anti_spoof
-                p(1000, 5000, 6.0),    // segmentation
-                p(2000, 10000, 20.0),  // scene
-                p(2000, 10000, 70.0),  // objects
-                p(5000, 20000, 250.0), // ocr
+                p(100, 250, 7.5),      // face_detect
+                p(100, 250, 4.2),      // face_mesh
+                p(200, 1000, 1.2),     // expression
+                p(1000, 3000, 8.7),    // face_embed
+                p(1000, 3000, 2.0),    // anti_spoof (operator model; MiniFASNet-sized estimate)
+                p(1000, 5000, 4.6),    // segmentation
+                p(2000, 10000, 10.2),  // scene
+                p(2000, 10000, 50.0),  // objects
+                p(5000, 20000, 226.0), // ocr
             ],
             budget_ms_per_s: 600.0,
             max_backlog: 8,
