@@ -254,16 +254,7 @@ fn video_worker(
                 && let Some(mesh) = m.mesh.as_mut()
             {
                 match mesh.landmarks(img, face) {
-                    Ok(Some(r)) => obs.mesh.push(MeshSample {
-                        t,
-                        frame,
-                        eye_open_left: r.metrics.eye_open_left,
-                        eye_open_right: r.metrics.eye_open_right,
-                        mouth_open: r.metrics.mouth_open,
-                        yaw_deg: r.metrics.yaw_deg,
-                        pitch_deg: r.metrics.pitch_deg,
-                        roll_deg: r.metrics.roll_deg,
-                    }),
+                    Ok(Some(r)) => obs.mesh.push(MeshSample { t, frame, metrics: r.metrics }),
                     Ok(None) => {}
                     Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
                 }

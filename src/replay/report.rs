@@ -4,6 +4,7 @@
 use crate::analysis::sampling::SamplingStats;
 use crate::analysis::speech::SpeechSegment;
 use crate::infer::models::Embedding;
+use crate::infer::models::face_mesh::FaceMetrics;
 use crate::media::MediaInfo;
 use crate::types::{FrameIndex, MediaTime, Pii, TimeRange};
 use serde::Serialize;
@@ -41,12 +42,8 @@ pub struct FaceSample {
 pub struct MeshSample {
     pub t: MediaTime,
     pub frame: FrameIndex,
-    pub eye_open_left: f32,
-    pub eye_open_right: f32,
-    pub mouth_open: f32,
-    pub yaw_deg: f32,
-    pub pitch_deg: f32,
-    pub roll_deg: f32,
+    #[serde(flatten)]
+    pub metrics: FaceMetrics,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -445,10 +442,10 @@ pub fn build(
     // Mesh.
     let mesh = MeshEvidence {
         status: status(&ctx, &["blazeface", "face_mesh"], no_face, err(&video.errors, "face_mesh").as_ref()),
-        eye_open: summary(video.mesh.iter().map(|m| (m.eye_open_left + m.eye_open_right) / 2.0)),
-        mouth_open: summary(video.mesh.iter().map(|m| m.mouth_open)),
-        yaw_deg: summary(video.mesh.iter().map(|m| m.yaw_deg)),
-        pitch_deg: summary(video.mesh.iter().map(|m| m.pitch_deg)),
+        eye_open: summary(video.mesh.iter().map(|m| (m.metrics.eye_open_left + m.metrics.eye_open_right) / 2.0)),
+        mouth_open: summary(video.mesh.iter().map(|m| m.metrics.mouth_open)),
+        yaw_deg: summary(video.mesh.iter().map(|m| m.metrics.yaw_deg)),
+        pitch_deg: summary(video.mesh.iter().map(|m| m.metrics.pitch_deg)),
         series: video.mesh,
     };
 
