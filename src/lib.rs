@@ -5,8 +5,13 @@
 //! inputs and media time as arguments; adapters (`media`, `infer`) own GStreamer and ONNX Runtime.
 
 pub mod analysis;
+pub mod checks;
 pub mod config;
+pub mod fusion;
 pub mod infer;
+pub mod interview;
+pub mod location;
 pub mod media;
+pub mod observations;
 pub mod replay;
 pub mod types;

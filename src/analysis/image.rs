@@ -43,6 +43,28 @@ impl RgbFrame {
     }
 }
 
+/// Mean RGB over the pixels of `r` that lie inside the frame; `None` when none do.
+pub fn mean_rgb(frame: &RgbFrame, r: &Rect) -> Option<[f32; 3]> {
+    let x0 = r.x.max(0.0).floor() as u32;
+    let y0 = r.y.max(0.0).floor() as u32;
+    let x1 = ((r.x + r.w).min(frame.width as f32).ceil().max(0.0) as u32).min(frame.width);
+    let y1 = ((r.y + r.h).min(frame.height as f32).ceil().max(0.0) as u32).min(frame.height);
+    if x1 <= x0 || y1 <= y0 || !(r.x.is_finite() && r.y.is_finite() && r.w.is_finite() && r.h.is_finite()) {
+        return None;
+    }
+    let mut acc = [0f64; 3];
+    for y in y0..y1 {
+        for x in x0..x1 {
+            let p = frame.pixel(x, y);
+            for c in 0..3 {
+                acc[c] += p[c] as f64;
+            }
+        }
+    }
+    let n = ((x1 - x0) * (y1 - y0)) as f64;
+    Some([(acc[0] / n) as f32, (acc[1] / n) as f32, (acc[2] / n) as f32])
+}
+
 /// Loads a PNG/JPEG file as RGB, applying EXIF orientation.
 pub fn load_image(path: &std::path::Path) -> Result<RgbFrame, image::ImageError> {
     use image::ImageDecoder;

@@ -21,6 +21,7 @@ use crate::infer::models::vad::{self, SileroVad};
 use crate::infer::models::voice::VoiceEmbedder;
 use crate::infer::{InferError, Runtime};
 use crate::media::{AudioChunk, DecodeOptions, Decoder, MediaError, MediaEvent, VideoFrame};
+use crate::observations::TRACK_POINTS;
 use crate::types::{MediaDuration, MediaTime, Pii, TimeRange};
 use report::*;
 use std::collections::BTreeMap;
@@ -217,6 +218,27 @@ fn rect4(r: &crate::analysis::image::Rect) -> [f32; 4] {
     [r.x, r.y, r.w, r.h]
 }
 
+/// Mean skin colour of the forehead and both cheeks, located from the mesh (for pulse analysis).
+fn skin_rgb(img: &crate::analysis::image::RgbFrame, points: &[[f32; 3]]) -> Option<[f32; 3]> {
+    use crate::infer::models::face_mesh::idx;
+    let p = |i: usize| points.get(i).map(|p| (p[0], p[1]));
+    let (l, r) = (p(idx::CHEEK_LEFT)?, p(idx::CHEEK_RIGHT)?);
+    let width = ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
+    let side = (width * 0.12).max(2.0);
+    let lerp = |a: (f32, f32), b: (f32, f32), w: f32| (a.0 + (b.0 - a.0) * w, a.1 + (b.1 - a.1) * w);
+    let nose = p(idx::NOSE_TIP)?;
+    let centres = [lerp(p(idx::FOREHEAD)?, p(168)?, 0.4), lerp(l, nose, 0.45), lerp(r, nose, 0.45)];
+    let mut acc = [0f32; 3];
+    for c in centres {
+        let rect = crate::analysis::image::Rect { x: c.0 - side / 2.0, y: c.1 - side / 2.0, w: side, h: side };
+        let m = crate::analysis::image::mean_rgb(img, &rect)?;
+        for k in 0..3 {
+            acc[k] += m[k] / 3.0;
+        }
+    }
+    Some(acc)
+}
+
 fn primary(faces: &[FaceDetection]) -> Option<&FaceDetection> {
     faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
 }
@@ -254,7 +276,13 @@ fn video_worker(
                 && let Some(mesh) = m.mesh.as_mut()
             {
                 match mesh.landmarks(img, face) {
-                    Ok(Some(r)) => obs.mesh.push(MeshSample { t, frame, metrics: r.metrics }),
+                    Ok(Some(r)) => obs.mesh.push(MeshSample {
+                        t,
+                        frame,
+                        points: TRACK_POINTS.iter().filter_map(|&i| r.points.get(i).map(|p| [p[0], p[1]])).collect(),
+                        skin_rgb: skin_rgb(img, &r.points),
+                        metrics: r.metrics,
+                    }),
                     Ok(None) => {}
                     Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
                 }
@@ -411,6 +439,16 @@ fn audio_worker(
             }
         };
         let origin = obs.vad_start.unwrap_or_default();
+        // RMS of the same 512-sample steps the VAD just consumed (the newest ones in the buffer).
+        if let Some(b) = buf.as_ref() {
+            let n = probs.len() * vad::CHUNK;
+            let end = b.samples.len().saturating_sub(v.pending());
+            let start = end.saturating_sub(n);
+            for step in b.samples[start..end].chunks(vad::CHUNK) {
+                let ms = step.iter().map(|x| x * x).sum::<f32>() / step.len().max(1) as f32;
+                obs.rms.push(ms.sqrt());
+            }
+        }
         for p in probs {
             let t = origin + MediaDuration(step.0 * obs.vad_probs.len() as u64);
             obs.vad_probs.push(p);

@@ -4,9 +4,9 @@
 use crate::analysis::sampling::SamplingStats;
 use crate::analysis::speech::SpeechSegment;
 use crate::infer::models::Embedding;
-use crate::infer::models::face_mesh::FaceMetrics;
 use crate::media::MediaInfo;
-use crate::types::{FrameIndex, MediaTime, Pii, TimeRange};
+pub use crate::observations::*;
+use crate::types::{FrameIndex, MediaTime, TimeRange};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
@@ -24,143 +24,6 @@ pub enum Status {
     Missing { reason: String },
     /// The model it needs could not be used; never read as a pass.
     Unavailable { reason: String },
-}
-
-// ---------- observations (what the workers record) ----------
-
-#[derive(Clone, Debug, Serialize)]
-pub struct FaceSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub faces: usize,
-    /// The primary (largest) face: box [x, y, w, h] in source pixels and score.
-    pub bbox: Option<[f32; 4]>,
-    pub score: Option<f32>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct MeshSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    #[serde(flatten)]
-    pub metrics: FaceMetrics,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ExpressionSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    /// In the order of `labels` in the section.
-    pub probs: [f32; 7],
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct LabelProb {
-    pub label: String,
-    pub prob: f32,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct SceneSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub top: Vec<LabelProb>,
-    pub categories: Vec<LabelProb>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct SegmentationSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub person_fraction: f32,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ObjectBox {
-    pub label: String,
-    pub score: f32,
-    pub bbox: [f32; 4],
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct ObjectSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub persons: usize,
-    pub screens: usize,
-    pub phones: usize,
-    pub detections: Vec<ObjectBox>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct TextBox {
-    pub text: String,
-    pub score: f32,
-    pub bbox: [f32; 4],
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct TextSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub lines: Vec<TextBox>,
-}
-
-#[derive(Clone, Debug, Serialize)]
-pub struct SpoofSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub live_score: f32,
-}
-
-/// A face embedding taken at `t` (personal data: never serialised raw).
-#[derive(Clone, Debug)]
-pub struct FaceEmbeddingSample {
-    pub t: MediaTime,
-    pub frame: FrameIndex,
-    pub embedding: Pii<Embedding>,
-}
-
-/// A voice embedding of one stretch of speech (personal data: never serialised raw).
-#[derive(Clone, Debug)]
-pub struct VoiceSample {
-    pub range: TimeRange,
-    pub embedding: Pii<Embedding>,
-}
-
-/// Per-task outcome of a worker: how many runs failed, and the last error.
-#[derive(Clone, Debug, Default, Serialize)]
-pub struct TaskErrors {
-    pub count: u64,
-    pub last: Option<String>,
-}
-
-#[derive(Debug, Default)]
-pub struct VideoObservations {
-    pub frames: u64,
-    pub last_t: Option<MediaTime>,
-    pub faces: Vec<FaceSample>,
-    pub mesh: Vec<MeshSample>,
-    pub expression: Vec<ExpressionSample>,
-    pub face_embeddings: Vec<FaceEmbeddingSample>,
-    pub spoof: Vec<SpoofSample>,
-    pub segmentation: Vec<SegmentationSample>,
-    pub scene: Vec<SceneSample>,
-    pub objects: Vec<ObjectSample>,
-    pub text: Vec<TextSample>,
-    pub errors: BTreeMap<String, TaskErrors>,
-    pub sampling: SamplingStats,
-}
-
-#[derive(Debug, Default)]
-pub struct AudioObservations {
-    pub seconds: f64,
-    /// Speech probability per 32 ms step, from the first audio timestamp.
-    pub vad_start: Option<MediaTime>,
-    pub vad_probs: Vec<f32>,
-    pub segments: Vec<SpeechSegment>,
-    pub voices: Vec<VoiceSample>,
-    pub errors: BTreeMap<String, TaskErrors>,
 }
 
 // ---------- the report ----------

@@ -38,6 +38,11 @@ impl SileroVad {
         self.pending.clear();
     }
 
+    /// Samples received but not yet part of a completed 512-sample step.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
     /// Feeds samples; returns one speech probability per completed 512-sample chunk, in order.
     pub fn push(&mut self, samples: &[f32]) -> Result<Vec<f32>, InferError> {
         self.pending.extend_from_slice(samples);
