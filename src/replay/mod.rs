@@ -21,7 +21,7 @@ use crate::infer::models::vad::{self, SileroVad};
 use crate::infer::models::voice::VoiceEmbedder;
 use crate::infer::{InferError, Runtime};
 use crate::media::{AudioChunk, DecodeOptions, Decoder, MediaError, MediaEvent, VideoFrame};
-use crate::observations::TRACK_POINTS;
+use crate::observations::{Observations, TRACK_POINTS};
 use crate::types::{MediaDuration, MediaTime, Pii, TimeRange};
 use report::*;
 use std::collections::BTreeMap;
@@ -120,9 +120,21 @@ struct AudioModels {
     voice: Option<VoiceEmbedder>,
 }
 
+/// A replayed file's observations plus what the driver knows about the run.
+pub struct Observed {
+    pub ctx: Context,
+    pub obs: Observations,
+}
+
 /// Replays a recorded file through every model and returns the evidence report. Decoding errors mid-stream keep
 /// everything decoded before them (the report says where it stopped); errors before any media are returned.
 pub fn run(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
+    let Observed { ctx, obs } = observe(path, rt, opts)?;
+    Ok(report::build(ctx, obs.video, obs.audio, expression::LABELS))
+}
+
+/// Decodes a recorded file and runs every model over it: the observations the checks read.
+pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observed, ReplayError> {
     let started = Instant::now();
     let mut decoder = Decoder::open(path, DecodeOptions { queue: opts.queue, ..Default::default() })?;
     let media = decoder.info().clone();
@@ -196,6 +208,16 @@ pub fn run(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<ReplayRepo
     });
     let (video, audio) = (video?, audio?);
 
+    let duration =
+        MediaTime(video.last_t.map(|t| t.0).unwrap_or(0).max((audio.seconds * MediaTime::NS_PER_SEC as f64) as u64));
+    let obs = Observations {
+        has_video: media.has_video(),
+        has_audio: media.has_audio(),
+        duration,
+        unavailable: unavailable.clone(),
+        video,
+        audio,
+    };
     let ctx = Context {
         file: path.display().to_string(),
         media,
@@ -205,7 +227,7 @@ pub fn run(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<ReplayRepo
         wall_seconds: started.elapsed().as_secs_f64(),
         unavailable,
     };
-    Ok(report::build(ctx, video, audio, expression::LABELS))
+    Ok(Observed { ctx, obs })
 }
 
 fn note_error(errors: &mut BTreeMap<String, TaskErrors>, task: &str, e: &InferError) {
