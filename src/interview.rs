@@ -71,8 +71,8 @@ pub enum ChallengeKind {
 }
 
 /// A liveness challenge shown to the applicant at `issued_at`, to be answered within `deadline_ms`.
+/// (`deny_unknown_fields` does not combine with the flattened `kind`; the tagged kind still rejects unknown kinds.)
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ChallengeEvent {
     pub id: String,
     #[serde(flatten)]

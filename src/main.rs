@@ -2,10 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
+use facereview::checks::ChecksConfig;
 use facereview::config::Paths;
+use facereview::fusion::{Policy, Verdict};
 use facereview::infer::manifest::{FileStatus, Manifest, Origin, check_file};
 use facereview::infer::runtime::describe;
 use facereview::infer::{InferError, Runtime};
+use facereview::interview::Interview;
+use facereview::location::PoiIndex;
 use facereview::replay::{self, ReplayOptions, report::ReplayReport};
 
 #[derive(Parser)]
@@ -27,6 +31,24 @@ enum Cmd {
         /// Keep going when a required model cannot be loaded; its evidence is marked unavailable.
         #[arg(long)]
         allow_missing_models: bool,
+        /// The session file: declared business, location reports, questions, challenges (docs/session-json.md).
+        #[arg(long)]
+        session: Option<std::path::PathBuf>,
+        /// POI data for the location check: OpenStreetMap .osm.pbf, GeoJSON or CSV.
+        #[arg(long)]
+        pois: Option<std::path::PathBuf>,
+        /// The fusion policy (default: policy/default.toml).
+        #[arg(long)]
+        policy: Option<std::path::PathBuf>,
+        /// Compare the verdict with this expected verdict (decision and reasons exactly, score within --tolerance).
+        #[arg(long, conflicts_with = "bless")]
+        expect: Option<std::path::PathBuf>,
+        /// Write the verdict to this file as the new expected verdict.
+        #[arg(long)]
+        bless: Option<std::path::PathBuf>,
+        /// Risk-score tolerance for --expect.
+        #[arg(long, default_value_t = 0.05)]
+        tolerance: f32,
     },
     /// Model manifest tools.
     Models {
@@ -45,7 +67,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Models { cmd: ModelsCmd::Verify } => models_verify(),
-        Cmd::Replay { file, json, allow_missing_models } => replay(&file, json, allow_missing_models),
+        Cmd::Replay { file, json, allow_missing_models, session, pois, policy, expect, bless, tolerance } => {
+            replay(&file, json, allow_missing_models, ReviewArgs { session, pois, policy, expect, bless, tolerance })
+        }
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
@@ -94,20 +118,75 @@ fn models_verify() -> Result<()> {
 /// Exit status when decoding stopped with an error mid-stream (the report is still printed).
 const EXIT_PARTIAL: i32 = 3;
 
-fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool) -> Result<()> {
+struct ReviewArgs {
+    session: Option<std::path::PathBuf>,
+    pois: Option<std::path::PathBuf>,
+    policy: Option<std::path::PathBuf>,
+    expect: Option<std::path::PathBuf>,
+    bless: Option<std::path::PathBuf>,
+    tolerance: f32,
+}
+
+/// Exit status when the verdict differs from `--expect`.
+const EXIT_MISMATCH: i32 = 4;
+
+fn load_pois(path: &std::path::Path) -> Result<PoiIndex> {
+    let name = path.to_string_lossy().to_lowercase();
+    let index = if name.ends_with(".pbf") {
+        PoiIndex::from_osm_pbf(path)
+    } else if name.ends_with(".csv") {
+        PoiIndex::from_csv(path)
+    } else {
+        PoiIndex::from_geojson(path)
+    };
+    index.with_context(|| format!("loading POIs from {}", path.display()))
+}
+
+fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: ReviewArgs) -> Result<()> {
     let paths = Paths::from_env();
     let manifest = Manifest::load(&paths.manifest)?;
     let rt = Runtime::new(&paths.ort_lib, manifest)?;
     let opts = ReplayOptions { require_models: !allow_missing_models, ..Default::default() };
-    let report = replay::run(file, &rt, &opts)?;
+    let interview: Interview = match &args.session {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading session file {}", p.display()))?;
+            serde_json::from_str(&text).with_context(|| format!("session file {} is malformed", p.display()))?
+        }
+        None => Interview::default(),
+    };
+    let pois = args.pois.as_deref().map(load_pois).transpose()?;
+    let policy_path = args.policy.clone().unwrap_or_else(|| paths.root.join("policy/default.toml"));
+    let policy = Policy::load(&policy_path)?;
+    let checks = ChecksConfig::default();
+    let review = replay::Review { interview: &interview, pois: pois.as_ref(), checks: &checks, policy: &policy };
+    let report = replay::review(file, &rt, &opts, &review)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_summary(&report);
     }
+    let verdict = report.verdict.as_ref().context("no verdict")?;
+    if let Some(path) = &args.bless {
+        std::fs::write(path, verdict.to_json()?).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("blessed: wrote the verdict to {}", path.display());
+    }
     if let Some(e) = &report.decode.error {
         eprintln!("warning: decoding stopped early; evidence covers what was decoded before: {e}");
         std::process::exit(EXIT_PARTIAL);
+    }
+    if let Some(path) = &args.expect {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let expected = Verdict::from_json(&text).with_context(|| format!("{} is not a verdict", path.display()))?;
+        match verdict.compare(&expected, args.tolerance) {
+            Ok(()) => eprintln!("expect: verdict matches {}", path.display()),
+            Err(diffs) => {
+                eprintln!("expect: verdict differs from {}:", path.display());
+                for d in diffs {
+                    eprintln!("  - {d}");
+                }
+                std::process::exit(EXIT_MISMATCH);
+            }
+        }
     }
     Ok(())
 }
@@ -195,4 +274,20 @@ fn print_summary(r: &ReplayReport) {
         ev.identity.min_similarity.map(|x| format!("{x:.2}")).unwrap_or("-".into())
     );
     println!("  anti-spoof: {}", status_line(&e["anti_spoof"]));
+    if let Some(v) = &r.verdict {
+        println!(
+            "verdict: {} (risk {:.2}, policy {})",
+            format!("{:?}", v.decision).to_uppercase(),
+            v.risk_score,
+            v.policy_version
+        );
+        for reason in &v.reasons {
+            let when = reason
+                .evidence
+                .first()
+                .map(|e| format!(" @ {:.1}-{:.1}s", e.range.start.as_secs_f64(), e.range.end.as_secs_f64()))
+                .unwrap_or_default();
+            println!("  [{:?}] {}: {}{when}", reason.decision, reason.code, reason.text);
+        }
+    }
 }

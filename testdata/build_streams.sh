@@ -179,6 +179,23 @@ if needed $S; then
   finish $S
 fi
 
+# e. face missing most of the call: the talking head for 6 s, then the camera shows the street (scenetext02.jpg,
+#    no people) for 24 s, with the two-speaker conversation throughout: VP8 + Opus, WebM, 30 s
+S=face_missing.webm
+if needed $S; then
+  carphone_raw
+  GST filesrc location="$MEDIA/scenetext02.jpg" ! jpegdec ! videoscale ! videoconvert \
+    ! video/x-raw,format=I420,width=176,height=144 ! filesink location="$TMP/street1.i420"
+  cat "$TMP/street1.i420" "$TMP/street1.i420" >"$TMP/street.i420"
+  { "${HELPER[@]}" loop "$CARPHONE_RAW" $CARPHONE_FRAME 180; "${HELPER[@]}" loop "$TMP/street.i420" $CARPHONE_FRAME 720; } \
+    | GST "${CARPHONE_30S[@]}" \
+    ! vp8enc deadline=1 cpu-used=4 threads=2 target-bitrate=600000 keyframe-max-dist=60 ! queue ! webmmux name=m \
+    ! filesink location="$OUT/.$S.part" \
+    filesrc location="$MEDIA/sample.wav" ! wavparse ! audioconvert ! audioresample ! audio/x-raw,rate=48000 \
+    ! opusenc bitrate=48000 ! queue ! m.
+  finish $S
+fi
+
 # d. bad / partial inputs
 S=no_audio.webm   # the same 30 s talking head as a., VP9, no audio track
 if needed $S; then

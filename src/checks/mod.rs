@@ -5,6 +5,7 @@
 //! Each check module exposes `fn evaluate(obs, interview, cfg) -> Vec<Evidence>`.
 
 pub mod background;
+pub mod coverage;
 pub mod expression;
 pub mod identity;
 pub mod liveness;
@@ -129,4 +130,34 @@ impl Evidence {
             _ => None,
         }
     }
+}
+
+/// Tunables of every check, with calibrated defaults (each module documents its numbers).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChecksConfig {
+    pub coverage: coverage::CoverageConfig,
+    pub liveness: liveness::LivenessConfig,
+    pub expression: expression::ExpressionConfig,
+    pub voice: voice::VoiceConfig,
+    pub background: background::BackgroundConfig,
+    pub identity: identity::IdentityConfig,
+    pub location: crate::location::LocationConfig,
+}
+
+/// Runs every check over one session: the evidence fusion decides on, in a fixed order.
+pub fn evaluate_all(
+    obs: &crate::observations::Observations,
+    interview: &crate::interview::Interview,
+    pois: Option<&crate::location::PoiIndex>,
+    cfg: &ChecksConfig,
+) -> Vec<Evidence> {
+    let mut out = coverage::evaluate(obs, &cfg.coverage);
+    out.extend(liveness::evaluate(obs, interview, &cfg.liveness));
+    out.extend(expression::evaluate(obs, interview, &cfg.expression));
+    out.extend(voice::evaluate(obs, interview, &cfg.voice));
+    out.extend(background::evaluate(obs, interview, &cfg.background));
+    out.extend(identity::evaluate(obs, interview, &cfg.identity));
+    out.extend(crate::location::evaluate(interview.declared.as_ref(), &interview.locations, pois, &cfg.location));
+    out
 }

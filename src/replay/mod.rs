@@ -53,7 +53,7 @@ impl Default for ReplayOptions {
         ReplayOptions {
             sampling: SamplingConfig::default(),
             require_models: true,
-            max_voice_piece: MediaDuration::from_millis(3000),
+            max_voice_piece: MediaDuration::from_millis(crate::checks::voice::CALIBRATED_PIECE_MS),
             queue: 8,
         }
     }
@@ -84,7 +84,9 @@ impl Loader<'_> {
             }
             Err(e) => {
                 let optional = ids.iter().all(|id| OPTIONAL.contains(id));
-                if self.require && !optional {
+                // An optional model may be absent; one that is configured but broken is an error like any other.
+                let absent = matches!(e, InferError::Missing { .. });
+                if self.require && !(optional && absent) {
                     return Err(e);
                 }
                 let why = match (&e, optional) {
@@ -131,6 +133,31 @@ pub struct Observed {
 pub fn run(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<ReplayReport, ReplayError> {
     let Observed { ctx, obs } = observe(path, rt, opts)?;
     Ok(report::build(ctx, obs.video, obs.audio, expression::LABELS))
+}
+
+/// What a review needs besides the media: the interview context, the POI index, the checks' tunables and the
+/// fusion policy.
+pub struct Review<'a> {
+    pub interview: &'a crate::interview::Interview,
+    pub pois: Option<&'a crate::location::PoiIndex>,
+    pub checks: &'a crate::checks::ChecksConfig,
+    pub policy: &'a crate::fusion::Policy,
+}
+
+/// Replays a recorded file, runs every check over the observations and fuses the evidence into a verdict.
+pub fn review(
+    path: &Path,
+    rt: &Runtime,
+    opts: &ReplayOptions,
+    review: &Review<'_>,
+) -> Result<ReplayReport, ReplayError> {
+    let Observed { ctx, obs } = observe(path, rt, opts)?;
+    let evidence = crate::checks::evaluate_all(&obs, review.interview, review.pois, review.checks);
+    let verdict = crate::fusion::decide(&evidence, review.policy, &ctx.manifest_sha256);
+    let mut report = report::build(ctx, obs.video, obs.audio, expression::LABELS);
+    report.checks = evidence;
+    report.verdict = Some(verdict);
+    Ok(report)
 }
 
 /// Decodes a recorded file and runs every model over it: the observations the checks read.
@@ -261,6 +288,9 @@ fn skin_rgb(img: &crate::analysis::image::RgbFrame, points: &[[f32; 3]]) -> Opti
     Some(acc)
 }
 
+/// A detection at least this confident counts as a face even when the mesh does not confirm it.
+const CONFIRMED_FACE_SCORE: f32 = 0.65;
+
 fn primary(faces: &[FaceDetection]) -> Option<&FaceDetection> {
     faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
 }
@@ -284,6 +314,24 @@ fn video_worker(
                 Ok(found) => faces = found,
                 Err(e) => note_error(&mut obs.errors, "face_detect", &e),
             }
+            // The mesh runs on the primary face; a weak detection the mesh does not confirm is not a face (sharp
+            // keyframes of signs and textures give such detections).
+            if let Some(face) = primary(&faces).cloned()
+                && plan.has(Task::FaceMesh)
+                && let Some(mesh) = m.mesh.as_mut()
+            {
+                match mesh.landmarks(img, &face) {
+                    Ok(Some(r)) => obs.mesh.push(MeshSample {
+                        t,
+                        frame,
+                        points: TRACK_POINTS.iter().filter_map(|&i| r.points.get(i).map(|p| [p[0], p[1]])).collect(),
+                        skin_rgb: skin_rgb(img, &r.points),
+                        metrics: r.metrics,
+                    }),
+                    Ok(None) => faces.retain(|f| f.score >= CONFIRMED_FACE_SCORE),
+                    Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
+                }
+            }
             let p = primary(&faces);
             obs.faces.push(FaceSample {
                 t,
@@ -294,21 +342,6 @@ fn video_worker(
             });
         }
         if let Some(face) = primary(&faces) {
-            if plan.has(Task::FaceMesh)
-                && let Some(mesh) = m.mesh.as_mut()
-            {
-                match mesh.landmarks(img, face) {
-                    Ok(Some(r)) => obs.mesh.push(MeshSample {
-                        t,
-                        frame,
-                        points: TRACK_POINTS.iter().filter_map(|&i| r.points.get(i).map(|p| [p[0], p[1]])).collect(),
-                        skin_rgb: skin_rgb(img, &r.points),
-                        metrics: r.metrics,
-                    }),
-                    Ok(None) => {}
-                    Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
-                }
-            }
             if plan.has(Task::Expression)
                 && let Some(x) = m.expression.as_mut()
             {

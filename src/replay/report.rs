@@ -197,6 +197,10 @@ pub struct ReplayReport {
     pub decode: DecodeSummary,
     pub sampling: SamplingStats,
     pub evidence: Evidence,
+    /// The checks' evidence (what fusion decided on); empty when the replay was not reviewed.
+    pub checks: Vec<crate::checks::Evidence>,
+    /// The verdict under the policy used; `None` when the replay was not reviewed.
+    pub verdict: Option<crate::fusion::Verdict>,
 }
 
 /// What the driver knows besides the observations.
@@ -451,5 +455,7 @@ pub fn build(
         },
         sampling: video.sampling,
         evidence: Evidence { faces, mesh, expression, speech, voice, background, objects, text, identity, anti_spoof },
+        checks: Vec::new(),
+        verdict: None,
     }
 }
