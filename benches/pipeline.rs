@@ -76,6 +76,26 @@ fn pipeline(c: &mut Criterion) {
         })
     });
     g.finish();
+
+    // Checks + fusion over one observed 30 s session (the models ran once, outside the timing).
+    let observed = replay::observe(&stream, &rt, &opts).expect("observe");
+    let root = root();
+    let session: facereview::interview::Interview = serde_json::from_str(
+        &std::fs::read_to_string(root.join("testdata/sessions/second_speaker.json")).expect("session file"),
+    )
+    .expect("session");
+    let pois = facereview::location::PoiIndex::from_osm_pbf(root.join("testdata/media/Helsinki.osm.pbf")).ok();
+    let policy = facereview::fusion::Policy::load(root.join("policy/default.toml")).expect("policy");
+    let cfg = facereview::checks::ChecksConfig::default();
+    let mut g = c.benchmark_group("review");
+    g.sample_size(50).measurement_time(Duration::from_secs(5));
+    g.bench_function("checks + fusion, 30 s session", |b| {
+        b.iter(|| {
+            let ev = facereview::checks::evaluate_all(&observed.obs, &session, pois.as_ref(), &cfg);
+            black_box(facereview::fusion::decide(&ev, &policy, "bench"))
+        })
+    });
+    g.finish();
 }
 
 criterion_group!(benches, pipeline);

@@ -93,6 +93,9 @@ pub struct Interview {
     pub questions: Vec<QuestionEvent>,
     #[serde(default)]
     pub challenges: Vec<ChallengeEvent>,
+    /// A photo of the applicant supplied with the application (path, relative to the session file's folder).
+    #[serde(default)]
+    pub reference_photo: Option<std::path::PathBuf>,
     /// Face embedding of the reference photo supplied with the application (resolved by the driver).
     #[serde(skip)]
     pub reference_face: Option<Pii<Embedding>>,

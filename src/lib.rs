@@ -15,3 +15,4 @@ pub mod media;
 pub mod observations;
 pub mod replay;
 pub mod types;
+pub mod voiceprints;

@@ -154,6 +154,11 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
         }
         None => Interview::default(),
     };
+    let mut interview = interview;
+    if let (Some(photo), Some(session)) = (interview.reference_photo.clone(), args.session.as_ref()) {
+        let photo = session.parent().unwrap_or(std::path::Path::new(".")).join(photo);
+        interview.reference_face = Some(replay::reference_face(&rt, &photo)?);
+    }
     let pois = args.pois.as_deref().map(load_pois).transpose()?;
     let policy_path = args.policy.clone().unwrap_or_else(|| paths.root.join("policy/default.toml"));
     let policy = Policy::load(&policy_path)?;

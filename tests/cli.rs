@@ -81,3 +81,39 @@ fn replay_json_follows_the_documented_schema() {
     assert!(v["evidence"]["voice"]["segments"][0].get("embedding").is_none());
     assert!(!String::from_utf8_lossy(&out.stdout).contains("\"embedding\""));
 }
+
+#[test]
+fn replay_bless_then_expect_detects_a_changed_verdict() {
+    let dir = std::env::temp_dir().join(format!("fr-cli-bless-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let expected = dir.join("webcam.verdict.json");
+    let stream = common::stream("webcam_h264.mkv");
+    let out = facereview().arg("replay").arg(&stream).arg("--bless").arg(&expected).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("verdict:"));
+    let out = facereview().arg("replay").arg(&stream).arg("--expect").arg(&expected).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Tamper with the expected decision: the comparison must fail with exit status 4 and say what differs.
+    let text = std::fs::read_to_string(&expected).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let other = if v["decision"] == "reject" { "pass" } else { "reject" };
+    let tampered = text.replacen(&format!("\"decision\": {}", v["decision"]), &format!("\"decision\": \"{other}\""), 1);
+    assert_ne!(tampered, text);
+    std::fs::write(&expected, tampered).unwrap();
+    let out = facereview().arg("replay").arg(&stream).arg("--expect").arg(&expected).output().unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("differs"), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn a_malformed_session_file_is_a_clear_error() {
+    let dir = std::env::temp_dir().join(format!("fr-cli-session-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"declared": {"name": "x", "category": "y", "lat": "north", "lon": 1}}"#).unwrap();
+    let out =
+        facereview().arg("replay").arg(common::stream("no_video.webm")).arg("--session").arg(&bad).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("malformed") && !stderr.contains("panicked"), "{stderr}");
+}

@@ -83,3 +83,41 @@ fn a_face_missing_most_of_the_call_is_reviewed_never_passed() {
     let v = check(common::stream("face_missing.webm"), "face_missing", Decision::Review);
     assert!(has_reason(&v, "coverage.face", Decision::Review));
 }
+
+fn review_with_reference(stream: PathBuf, reference: &std::path::Path) -> Verdict {
+    let rt = common::runtime();
+    let text = std::fs::read_to_string(common::root().join("testdata/sessions/live_applicant.json")).unwrap();
+    let mut interview: Interview = serde_json::from_str(&text).unwrap();
+    interview.reference_face = Some(replay::reference_face(&rt, reference).expect("reference face"));
+    let policy = Policy::load(common::root().join("policy/default.toml")).unwrap();
+    let checks = ChecksConfig::default();
+    let review = Review { interview: &interview, pois: Some(pois()), checks: &checks, policy: &policy };
+    replay::review(&stream, &rt, &ReplayOptions::default(), &review).unwrap().verdict.unwrap()
+}
+
+#[test]
+fn a_reference_photo_of_someone_else_is_flagged() {
+    let v = review_with_reference(common::shared("talking-heads/vrt_face_1.mp4"), &common::media("obama.jpg"));
+    let r = v.reasons.iter().find(|r| r.code == "identity.reference").expect("identity.reference reason");
+    assert_ne!(r.decision, Decision::Pass, "{}", v.to_json().unwrap());
+    assert_ne!(v.decision, Decision::Pass);
+}
+
+#[test]
+fn a_reference_photo_of_the_applicant_matches() {
+    use facereview::media::{DecodeOptions, Decoder, MediaEvent};
+    let stream = common::shared("talking-heads/vrt_face_1.mp4");
+    // The application's photo: a still of the same person, taken from the first second of the call.
+    let mut d = Decoder::open(&stream, DecodeOptions::default()).unwrap();
+    let frame = loop {
+        if let Some(MediaEvent::Video(f)) = d.next_event().unwrap() {
+            break f.image;
+        }
+    };
+    drop(d);
+    let photo = std::env::temp_dir().join(format!("fr-ref-{}.png", std::process::id()));
+    image::RgbImage::from_raw(frame.width, frame.height, frame.data).unwrap().save(&photo).unwrap();
+    let v = review_with_reference(stream, &photo);
+    assert!(has_reason(&v, "identity.reference", Decision::Pass), "{}", v.to_json().unwrap());
+    assert_eq!(v.decision, Decision::Pass);
+}

@@ -36,6 +36,8 @@ pub enum ReplayError {
     Model(#[from] InferError),
     #[error("a worker thread failed: {0}")]
     Worker(String),
+    #[error("reference photo: {0}")]
+    Reference(String),
 }
 
 #[derive(Clone, Debug)]
@@ -158,6 +160,19 @@ pub fn review(
     report.checks = evidence;
     report.verdict = Some(verdict);
     Ok(report)
+}
+
+/// The face embedding of a reference photo (the largest face in it, aligned like the call's faces).
+pub fn reference_face(rt: &Runtime, photo: &Path) -> Result<Pii<crate::infer::models::Embedding>, ReplayError> {
+    let img = crate::analysis::image::load_image(photo)
+        .map_err(|e| ReplayError::Reference(format!("cannot read {}: {e}", photo.display())))?;
+    let faces = BlazeFace::load(rt)?.detect(&img)?;
+    let face =
+        primary(&faces).ok_or_else(|| ReplayError::Reference(format!("no face found in {}", photo.display())))?;
+    let emb = FaceEmbedder::load(rt)?
+        .embed(&img, face)?
+        .ok_or_else(|| ReplayError::Reference(format!("the face in {} could not be aligned", photo.display())))?;
+    Ok(Pii::new(emb))
 }
 
 /// Decodes a recorded file and runs every model over it: the observations the checks read.
