@@ -465,19 +465,7 @@ fn real_voices(rt: &facereview::infer::Runtime, path: &std::path::Path, piece_ms
 /// Speaker turns: (speaker, start s, end s).
 type Turns = Vec<(String, f64, f64)>;
 
-/// Speaker turns of sample.wav.
-fn rttm() -> Turns {
-    let text = std::fs::read_to_string(common::media("sample.rttm")).expect("rttm");
-    text.lines()
-        .filter(|l| l.starts_with("SPEAKER"))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let start: f64 = f[3].parse().expect("onset");
-            let dur: f64 = f[4].parse().expect("duration");
-            (f[7].to_owned(), start, start + dur)
-        })
-        .collect()
-}
+use common::rttm;
 
 /// The speaker who alone talks most within `r` per the turns, with the share of `r` that speaker alone covers.
 fn speaker_of(r: &TimeRange, turns: &[(String, f64, f64)]) -> (String, f64) {

@@ -54,19 +54,7 @@ fn sample_wav() -> Vec<f32> {
     samples
 }
 
-/// Speaker turns of sample.wav: (speaker, start s, end s).
-fn rttm() -> Vec<(String, f64, f64)> {
-    let text = std::fs::read_to_string(common::media("sample.rttm")).expect("rttm");
-    text.lines()
-        .filter(|l| l.starts_with("SPEAKER"))
-        .map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let start: f64 = f[3].parse().expect("onset");
-            let dur: f64 = f[4].parse().expect("duration");
-            (f[7].to_owned(), start, start + dur)
-        })
-        .collect()
-}
+use common::rttm;
 
 /// Decodes a media file's audio (16 kHz mono).
 fn decode_audio(name: &str) -> Vec<f32> {

@@ -42,3 +42,17 @@ pub fn shared(rel: &str) -> PathBuf {
 pub fn image(name: &str) -> RgbFrame {
     load_image(&media(name)).expect("decodable test image")
 }
+
+/// Speaker turns of sample.wav from its .rttm: (speaker, start s, end s).
+pub fn rttm() -> Vec<(String, f64, f64)> {
+    let text = std::fs::read_to_string(media("sample.rttm")).expect("rttm");
+    text.lines()
+        .filter(|l| l.starts_with("SPEAKER"))
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let start: f64 = f[3].parse().expect("onset");
+            let dur: f64 = f[4].parse().expect("duration");
+            (f[7].to_owned(), start, start + dur)
+        })
+        .collect()
+}
