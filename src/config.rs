@@ -11,12 +11,16 @@ pub const ENV_HOME: &str = "FACEREVIEW_HOME";
 pub const ENV_ORT_LIB: &str = "FACEREVIEW_ORT_LIB";
 /// Environment variable naming the model manifest.
 pub const ENV_MANIFEST: &str = "FACEREVIEW_MANIFEST";
+/// Environment variable naming the data folder (voiceprint store ...).
+pub const ENV_DATA: &str = "FACEREVIEW_DATA";
 
 #[derive(Clone, Debug)]
 pub struct Paths {
     pub root: PathBuf,
     pub manifest: PathBuf,
     pub ort_lib: PathBuf,
+    /// Where the service keeps its data (default `<root>/data`).
+    pub data: PathBuf,
 }
 
 impl Paths {
@@ -39,6 +43,7 @@ impl Paths {
         let ort_lib = std::env::var_os(ENV_ORT_LIB)
             .map(PathBuf::from)
             .unwrap_or_else(|| root.join(crate::infer::runtime::DEFAULT_ORT_LIB));
-        Paths { root, manifest, ort_lib }
+        let data = std::env::var_os(ENV_DATA).map(PathBuf::from).unwrap_or_else(|| root.join("data"));
+        Paths { root, manifest, ort_lib, data }
     }
 }

@@ -11,6 +11,7 @@ use facereview::infer::{InferError, Runtime};
 use facereview::interview::Interview;
 use facereview::location::PoiIndex;
 use facereview::replay::{self, ReplayOptions, report::ReplayReport};
+use facereview::voiceprints::{STORE_FILE, VoiceprintKind, VoiceprintStore, embed_file};
 
 #[derive(Parser)]
 #[command(name = "facereview", version, about = "Video face-to-face review pipeline for loan applicants")]
@@ -46,15 +47,44 @@ enum Cmd {
         /// Write the verdict to this file as the new expected verdict.
         #[arg(long)]
         bless: Option<std::path::PathBuf>,
+        /// Compare the voice with this enrolled applicant voiceprint (`facereview voices enrol`).
+        #[arg(long)]
+        enrolled_voice: Option<String>,
         /// Risk-score tolerance for --expect.
         #[arg(long, default_value_t = 0.05)]
         tolerance: f32,
+    },
+    /// Voiceprints (encrypted at rest in the data folder): enrol applicants' voices and known fraud voices.
+    Voices {
+        #[command(subcommand)]
+        cmd: VoicesCmd,
     },
     /// Model manifest tools.
     Models {
         #[command(subcommand)]
         cmd: ModelsCmd,
     },
+}
+
+#[derive(Subcommand)]
+enum VoicesCmd {
+    /// Enrol a voiceprint from an audio or video file (re-enrolling an id replaces it).
+    Enrol {
+        /// Applicant or fraud-case id: 1-64 of A-Z a-z 0-9 . _ -
+        id: String,
+        /// A recording of that voice (any format GStreamer decodes; ≥ 1 s of audio).
+        file: std::path::PathBuf,
+        /// Enrol into the blocklist of known fraud voices instead of as an applicant.
+        #[arg(long)]
+        blocked: bool,
+    },
+    /// List enrolled and blocked voiceprints (ids and metadata only).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a voiceprint.
+    Remove { id: String },
 }
 
 #[derive(Subcommand)]
@@ -67,8 +97,21 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Models { cmd: ModelsCmd::Verify } => models_verify(),
-        Cmd::Replay { file, json, allow_missing_models, session, pois, policy, expect, bless, tolerance } => {
-            replay(&file, json, allow_missing_models, ReviewArgs { session, pois, policy, expect, bless, tolerance })
+        Cmd::Voices { cmd } => voices(cmd),
+        Cmd::Replay {
+            file,
+            json,
+            allow_missing_models,
+            session,
+            pois,
+            policy,
+            expect,
+            bless,
+            enrolled_voice,
+            tolerance,
+        } => {
+            let args = ReviewArgs { session, pois, policy, expect, bless, enrolled_voice, tolerance };
+            replay(&file, json, allow_missing_models, args)
         }
     };
     if let Err(e) = result {
@@ -124,6 +167,7 @@ struct ReviewArgs {
     policy: Option<std::path::PathBuf>,
     expect: Option<std::path::PathBuf>,
     bless: Option<std::path::PathBuf>,
+    enrolled_voice: Option<String>,
     tolerance: f32,
 }
 
@@ -155,6 +199,16 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
         None => Interview::default(),
     };
     let mut interview = interview;
+    // Voiceprints: the blocklist is always screened when a store exists; the enrolled voice when asked.
+    let store_exists = paths.data.join(STORE_FILE).exists();
+    if store_exists || args.enrolled_voice.is_some() {
+        let store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
+        interview.blocked_voices = store.blocked();
+        if let Some(id) = &args.enrolled_voice {
+            interview.enrolled_voice =
+                Some(store.get_enrolled(id).with_context(|| format!("no enrolled voiceprint `{id}`"))?);
+        }
+    }
     if let (Some(photo), Some(session)) = (interview.reference_photo.clone(), args.session.as_ref()) {
         let photo = session.parent().unwrap_or(std::path::Path::new(".")).join(photo);
         interview.reference_face = Some(replay::reference_face(&rt, &photo)?);
@@ -295,4 +349,44 @@ fn print_summary(r: &ReplayReport) {
             println!("  [{:?}] {}: {}{when}", reason.decision, reason.code, reason.text);
         }
     }
+}
+
+fn voices(cmd: VoicesCmd) -> Result<()> {
+    let paths = Paths::from_env();
+    let mut store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
+    match cmd {
+        VoicesCmd::Enrol { id, file, blocked } => {
+            let manifest = Manifest::load(&paths.manifest)?;
+            let rt = Runtime::new(&paths.ort_lib, manifest)?;
+            let mut embedder = facereview::infer::models::voice::VoiceEmbedder::load(&rt)?;
+            let (embedding, seconds) = embed_file(&file, &mut embedder)?;
+            let kind = if blocked { VoiceprintKind::Blocked } else { VoiceprintKind::Enrolled };
+            let now =
+                std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+            let source = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            store.enrol(&id, kind, embedding, &source, seconds, now)?;
+            println!("enrolled `{id}` ({kind}) from {seconds:.1} s of audio");
+        }
+        VoicesCmd::List { json } => {
+            let list = store.list();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                for v in list {
+                    println!(
+                        "{:<24} {:<9} {:>6.1} s  {}  created {}",
+                        v.id, v.kind, v.seconds, v.source, v.created_at_unix
+                    );
+                }
+            }
+        }
+        VoicesCmd::Remove { id } => {
+            if store.remove(&id)? {
+                println!("removed `{id}`");
+            } else {
+                bail!("no voiceprint `{id}`");
+            }
+        }
+    }
+    Ok(())
 }

@@ -237,8 +237,8 @@ impl fmt::Debug for VoiceprintStore {
 }
 
 impl VoiceprintStore {
-    /// Opens (or starts) the store in `dir`, with the key from [`KEY_ENV`] if set, else from `dir/voiceprints.key`
-    /// (created on first use). A store file without a key file, a malformed key or a key file readable by others
+    /// Opens (or starts) the store in `dir`, with the key from [`KEY_ENV`] if set and non-empty, else from
+    /// `dir/voiceprints.key` (created on first use). A store file without a key file, a malformed key or a key file readable by others
     /// is a [`VoiceprintError::Key`]; a wrong key is a [`VoiceprintError::Decrypt`].
     pub fn open(dir: &Path) -> Result<Self, VoiceprintError> {
         let key = match std::env::var(KEY_ENV) {

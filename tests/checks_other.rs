@@ -1059,7 +1059,7 @@ fn identity_reference_photo() {
 /// `$FACEREVIEW_VOICE_CALIB_DIR` with its turns in any `*.rttm` there (pyannote.audio 4.0.7 sdist `tests/data`, see
 /// `docs/calibration-voice.md`). Prints the tables the document quotes. Run with `--ignored --nocapture`.
 #[test]
-#[ignore]
+#[ignore = "calibration harness: needs extra recordings in FACEREVIEW_VOICE_CALIB_DIR (docs/calibration-voice.md)"]
 fn voice_calibration_on_extra_recordings() {
     let Ok(dir) = std::env::var("FACEREVIEW_VOICE_CALIB_DIR") else {
         eprintln!("FACEREVIEW_VOICE_CALIB_DIR not set");

@@ -117,3 +117,50 @@ fn a_malformed_session_file_is_a_clear_error() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("malformed") && !stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn voices_enrol_list_screen_and_remove() {
+    let data = std::env::temp_dir().join(format!("fr-cli-voices-{}", std::process::id()));
+    let run = |args: &[&std::ffi::OsStr]| {
+        let out = facereview()
+            .env("FACEREVIEW_DATA", &data)
+            .env_remove("FACEREVIEW_VOICEPRINT_KEY")
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let os = |s: &str| std::ffi::OsString::from(s);
+    // The photo-attack stream carries cate_blanch.mp3's voice: enrol that voice as a known fraud voice.
+    let cate = common::media("cate_blanch.mp3");
+    let (code, out, err) = run(&[&os("voices"), &os("enrol"), &os("fraud-1"), cate.as_os_str(), &os("--blocked")]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let heath = common::media("heath_ledger.mp3");
+    let (code, _, err) = run(&[&os("voices"), &os("enrol"), &os("applicant-7"), heath.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    let (_, list, _) = run(&[&os("voices"), &os("list"), &os("--json")]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 2);
+    assert!(!std::fs::read(data.join("voiceprints.bin")).unwrap().windows(7).any(|w| w == b"fraud-1"), "encrypted");
+
+    let stream = common::stream("photo_attack.mp4");
+    let (code, out, err) =
+        run(&[&os("replay"), stream.as_os_str(), &os("--json"), &os("--enrolled-voice"), &os("applicant-7")]);
+    assert_eq!(code, Some(0), "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let sig = |name: &str| v["checks"].as_array().unwrap().iter().find(|e| e["signal"] == name).cloned().unwrap();
+    assert_eq!(sig("voice.blocklist")["finding"], "concern", "{}", sig("voice.blocklist"));
+    assert!(sig("voice.blocklist")["summary"].as_str().unwrap().contains("fraud-1"));
+    assert_ne!(sig("voice.enrolled_match")["state"], "missing", "the enrolled voice was compared");
+
+    let (code, _, _) = run(&[&os("voices"), &os("remove"), &os("fraud-1")]);
+    assert_eq!(code, Some(0));
+    let (code, _, err) = run(&[&os("voices"), &os("remove"), &os("fraud-1")]);
+    assert_eq!(code, Some(1), "removing twice is an error: {err}");
+    let (_, list, _) = run(&[&os("voices"), &os("list"), &os("--json")]);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&list).unwrap().as_array().unwrap().len(), 1);
+}
