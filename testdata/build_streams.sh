@@ -7,7 +7,8 @@
 #
 # Needs: gst-launch-1.0 + gst-discoverer-1.0 (Debian: gstreamer1.0-tools, gstreamer1.0-plugins-base-apps,
 # gstreamer1.0-plugins-{base,good,bad}, gstreamer1.0-libav) and /usr/bin/python3 with numpy + PIL
-# (Debian: python3-numpy python3-pil). Everything is deterministic except the encoders' byte output.
+# (Debian: python3-numpy python3-pil). Encoders run single-threaded so the decoded streams are identical on every
+# machine (only container bytes such as the muxing date differ); golden verdicts depend on that.
 # See testdata/README.md for what each stream contains and what tests can assert.
 set -euo pipefail
 
@@ -30,6 +31,9 @@ for f in carphone_pristine.mp4 sample.wav obama.jpg cate_blanch.mp3 test.mov hea
 done
 
 mkdir -p "$OUT"
+# Streams built by another version of this script are rebuilt (golden verdicts depend on the exact recipe).
+RECIPE="$(sha256sum "${BASH_SOURCE[0]}" | cut -c1-64)"
+[[ "$(cat "$OUT/.recipe" 2>/dev/null)" == "$RECIPE" ]] || FORCE=1
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
 
@@ -146,7 +150,7 @@ S=live_two_speakers.webm
 if needed $S; then
   carphone_raw
   "${HELPER[@]}" loop "$CARPHONE_RAW" $CARPHONE_FRAME 900 | GST "${CARPHONE_30S[@]}" \
-    ! vp8enc deadline=1 cpu-used=4 threads=2 target-bitrate=600000 keyframe-max-dist=60 ! queue ! webmmux name=m \
+    ! vp8enc deadline=1 cpu-used=4 threads=1 target-bitrate=600000 keyframe-max-dist=60 ! queue ! webmmux name=m \
     ! filesink location="$OUT/.$S.part" \
     filesrc location="$MEDIA/sample.wav" ! wavparse ! audioconvert ! audioresample ! audio/x-raw,rate=48000 \
     ! opusenc bitrate=48000 ! queue ! m.
@@ -161,7 +165,7 @@ if needed $S; then
   "${HELPER[@]}" audio "$TMP/photo_voice.wav" 32000 20 "0.5:$TMP/cate.pcm" "9.5:$TMP/cate.pcm"
   "${HELPER[@]}" photo "$MEDIA/obama.jpg" "$MEDIA/scenetext02.jpg" 15 20 "$OUT/photo_attack.motion.csv" \
     | GST fdsrc fd=0 ! rawvideoparse format=rgb width=640 height=480 framerate=15/1 ! videoconvert \
-    ! video/x-raw,format=I420 ! openh264enc rate-control=bitrate bitrate=1200000 gop-size=30 ! h264parse \
+    ! video/x-raw,format=I420 ! openh264enc multi-thread=1 rate-control=bitrate bitrate=1200000 gop-size=30 ! h264parse \
     ! queue ! mp4mux name=m ! filesink location="$OUT/.$S.part" \
     filesrc location="$TMP/photo_voice.wav" ! wavparse ! audioconvert ! voaacenc bitrate=64000 ! aacparse ! queue ! m.
   finish $S
@@ -173,7 +177,7 @@ if needed $S; then
   decode_pcm "$MEDIA/heath_ledger.mp3" 48000 "$TMP/heath.pcm"
   "${HELPER[@]}" audio "$TMP/webcam_voice.wav" 48000 15 "1.0:$TMP/heath.pcm" "7.0:$TMP/heath.pcm"
   GST filesrc location="$MEDIA/test.mov" ! qtdemux ! jpegdec ! videoconvert ! video/x-raw,format=I420 \
-    ! openh264enc rate-control=bitrate bitrate=800000 gop-size=50 ! h264parse ! queue ! matroskamux name=m \
+    ! openh264enc multi-thread=1 rate-control=bitrate bitrate=800000 gop-size=50 ! h264parse ! queue ! matroskamux name=m \
     ! filesink location="$OUT/.$S.part" \
     filesrc location="$TMP/webcam_voice.wav" ! wavparse ! audioconvert ! opusenc bitrate=48000 ! queue ! m.
   finish $S
@@ -189,7 +193,7 @@ if needed $S; then
   cat "$TMP/street1.i420" "$TMP/street1.i420" >"$TMP/street.i420"
   { "${HELPER[@]}" loop "$CARPHONE_RAW" $CARPHONE_FRAME 180; "${HELPER[@]}" loop "$TMP/street.i420" $CARPHONE_FRAME 720; } \
     | GST "${CARPHONE_30S[@]}" \
-    ! vp8enc deadline=1 cpu-used=4 threads=2 target-bitrate=600000 keyframe-max-dist=60 ! queue ! webmmux name=m \
+    ! vp8enc deadline=1 cpu-used=4 threads=1 target-bitrate=600000 keyframe-max-dist=60 ! queue ! webmmux name=m \
     ! filesink location="$OUT/.$S.part" \
     filesrc location="$MEDIA/sample.wav" ! wavparse ! audioconvert ! audioresample ! audio/x-raw,rate=48000 \
     ! opusenc bitrate=48000 ! queue ! m.
@@ -201,7 +205,7 @@ S=no_audio.webm   # the same 30 s talking head as a., VP9, no audio track
 if needed $S; then
   carphone_raw
   "${HELPER[@]}" loop "$CARPHONE_RAW" $CARPHONE_FRAME 900 | GST "${CARPHONE_30S[@]}" \
-    ! vp9enc deadline=1 cpu-used=8 threads=2 row-mt=true target-bitrate=500000 keyframe-max-dist=60 \
+    ! vp9enc deadline=1 cpu-used=8 threads=1 target-bitrate=500000 keyframe-max-dist=60 \
     ! webmmux ! filesink location="$OUT/.$S.part"
   finish $S
 fi
@@ -253,3 +257,4 @@ for n in names:
         video, audio = "error:", (err[1].strip() if err else "?")
     print(f"{n:24} {os.path.getsize(p):>9} {dur:>9} {cont[:10]:10} {video:22} {audio}")
 PY
+echo "$RECIPE" >"$OUT/.recipe"

@@ -1,9 +1,14 @@
 //! Audio features for the voice models: level (dBFS) and volume normalisation, the power mel spectrogram that
-//! Resemblyzer's GE2E speaker encoder expects, and its 160-frame windows.
+//! Resemblyzer's GE2E speaker encoder expects with its 160-frame windows, and Kaldi-compatible log mel filterbank
+//! ("fbank") features for WeSpeaker / CAM++ style speaker models.
 //!
-//! Pure: slices of 16 kHz mono `f32` samples in `[-1, 1]` in, plain vectors out; no ort, no I/O. The recipe and the
-//! reference numbers are in `models/convert/NOTES-torch.md` (the numpy code in `torch_models.py` is the reference,
-//! itself equal to `librosa.feature.melspectrogram(y, sr=16000, n_fft=400, hop_length=160, n_mels=40)`):
+//! Pure: slices of 16 kHz mono `f32` samples in `[-1, 1]` in, plain vectors out; no ort, no I/O.
+//!
+//! ## Resemblyzer power mel ([`MelFrontend`], [`windows`])
+//!
+//! The recipe and the reference numbers are in `models/convert/NOTES-torch.md` (the numpy code in `torch_models.py`
+//! is the reference, itself equal to `librosa.feature.melspectrogram(y, sr=16000, n_fft=400, hop_length=160,
+//! n_mels=40)`):
 //!
 //! - centred frames: 200 zero samples on each side, `1 + n / 160` frames for `n` samples;
 //! - periodic Hann window of 400, `|rfft|^2` (201 bins, no scaling, no log);
@@ -11,6 +16,32 @@
 //!
 //! The spectrum is computed in `f64` with a small mixed-radix FFT (400 = 4 * 4 * 5 * 5, written here; no FFT crate)
 //! and cast to `f32` at the end, as the reference does.
+//!
+//! ## Kaldi fbank ([`FbankFrontend`], [`cmn`])
+//!
+//! Kaldi's `compute-fbank-feats` with its defaults (also `torchaudio.compliance.kaldi.fbank` and
+//! `kaldi-native-fbank`), as WeSpeaker and 3D-Speaker (CAM++) compute their 80-bin input, each choice below being
+//! Kaldi's default unless marked:
+//!
+//! - samples scaled by 32768 first: Kaldi reads int16 values and WeSpeaker multiplies by `1 << 15` (after the mean
+//!   normalisation below a constant gain only matters where the log floor is reached);
+//! - `snip_edges = true`: frames of 400 samples (25 ms) every 160 (10 ms), only whole frames, so
+//!   `1 + (n - 400) / 160` frames for `n >= 400` samples and none below ([`fbank_frames`]);
+//! - no dither (`dither = 0`: Kaldi's default is 1, every inference recipe turns it off; results are deterministic);
+//! - per frame: remove the DC offset (subtract the frame's mean), pre-emphasis 0.97 (`x[i] -= 0.97 x[i-1]` from the
+//!   end, `x[0] -= 0.97 x[0]`), then the window: Povey (`(0.5 - 0.5 cos(2 pi i / 399))^0.85`, Kaldi's and
+//!   3D-Speaker's) or Hamming (`0.54 - 0.46 cos(2 pi i / 399)`, WeSpeaker's training recipe: `window_type='hamming'`);
+//! - zero-padded to 512 (`round_to_power_of_two`), power spectrum `|X|^2` (`use_power`), 257 bins;
+//! - 80 (WeSpeaker's `num_mel_bins`; Kaldi's default is 23) triangular filters, equally spaced and triangular on the
+//!   Kaldi mel scale `1127 ln(1 + f / 700)`, from 20 Hz (`low_freq`) to 8000 Hz (`high_freq = 0`, i.e. Nyquist), no
+//!   area normalisation, weights on FFT bins 0..256 (the Nyquist bin gets none, as in Kaldi);
+//! - natural log of each band's energy floored at `f32::EPSILON` (`use_log_fbank`); no energy coefficient
+//!   (`use_energy = false`);
+//! - then, not part of `compute-fbank-feats` but of every WeSpeaker / CAM++ front end: per-utterance cepstral mean
+//!   normalisation (CMN, [`cmn`]): each band minus its mean over the piece's frames, no variance normalisation.
+//!
+//! Computed in `f64` with a radix-2 FFT (written here) and cast to `f32` per value; Kaldi works in `f32`, so values
+//! agree to about `1e-4` in the log domain. Unit tests compare with `kaldi-native-fbank` 1.22.4 numbers.
 
 /// Sample rate every function here assumes (Hz).
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -247,6 +278,205 @@ pub fn windows(mel: &[[f32; N_MELS]], window: usize, step: usize, min_last_cover
         .collect()
 }
 
+/// Samples per Kaldi fbank frame (25 ms at 16 kHz).
+pub const FBANK_FRAME: usize = 400;
+/// Samples between Kaldi fbank frames (10 ms at 16 kHz).
+pub const FBANK_SHIFT: usize = 160;
+/// FFT size of the Kaldi fbank: the frame zero-padded to the next power of two.
+pub const FBANK_N_FFT: usize = 512;
+/// Mel bands of the Kaldi fbank front end (WeSpeaker / CAM++ models take 80).
+pub const N_FBANK: usize = 80;
+/// Power-spectrum bins of a 512-point real FFT.
+const FBANK_BINS: usize = FBANK_N_FFT / 2 + 1;
+/// Lowest and highest filter edge (Hz): Kaldi's `low_freq` 20 and `high_freq` 0 (= Nyquist).
+const FBANK_LOW_HZ: f64 = 20.0;
+const FBANK_HIGH_HZ: f64 = SAMPLE_RATE as f64 / 2.0;
+/// Kaldi's `preemphasis_coefficient`.
+const PREEMPHASIS: f64 = 0.97;
+/// Kaldi reads 16-bit samples as they are; ours are in `[-1, 1]`.
+const INT16_SCALE: f64 = 32768.0;
+
+/// The analysis window of the Kaldi fbank (Kaldi's `window_type`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FbankWindow {
+    /// `(0.5 - 0.5 cos(2 pi i / (N - 1)))^0.85`: Kaldi's default (and 3D-Speaker's, which keeps it).
+    Povey,
+    /// `0.54 - 0.46 cos(2 pi i / (N - 1))`: WeSpeaker's recipes (`window_type='hamming'`).
+    Hamming,
+}
+
+/// Frames the Kaldi fbank gives for `n` samples with `snip_edges = true`: whole frames only.
+pub fn fbank_frames(n: usize) -> usize {
+    if n < FBANK_FRAME { 0 } else { 1 + (n - FBANK_FRAME) / FBANK_SHIFT }
+}
+
+/// Kaldi's mel scale (HTK form, natural log): `1127 ln(1 + f / 700)`.
+pub fn kaldi_mel(hz: f64) -> f64 {
+    1127.0 * (1.0 + hz / 700.0).ln()
+}
+
+/// The Kaldi-compatible log mel filterbank front end (module docs list every setting): window, FFT twiddles and the
+/// 80 triangular filters, computed once. Cheap to share by reference; its methods take `&self`.
+#[derive(Clone, Debug)]
+pub struct FbankFrontend {
+    kind: FbankWindow,
+    window: Vec<f64>,
+    /// `e^{-2 pi i k / FBANK_N_FFT}`, `k = 0..FBANK_N_FFT / 2`.
+    twiddles: Vec<C64>,
+    /// Bit-reversal permutation of `0..FBANK_N_FFT`.
+    bitrev: Vec<usize>,
+    /// Per mel band: the first FFT bin with a non-zero weight, and the weights from there on.
+    filters: Vec<(usize, Vec<f64>)>,
+}
+
+impl FbankFrontend {
+    pub fn new(kind: FbankWindow) -> Self {
+        let a = 2.0 * std::f64::consts::PI / (FBANK_FRAME - 1) as f64;
+        let window = (0..FBANK_FRAME)
+            .map(|i| {
+                let c = (a * i as f64).cos();
+                match kind {
+                    FbankWindow::Povey => (0.5 - 0.5 * c).powf(0.85),
+                    FbankWindow::Hamming => 0.54 - 0.46 * c,
+                }
+            })
+            .collect();
+        let twiddles = (0..FBANK_N_FFT / 2)
+            .map(|k| {
+                let a = -2.0 * std::f64::consts::PI * k as f64 / FBANK_N_FFT as f64;
+                C64 { re: a.cos(), im: a.sin() }
+            })
+            .collect();
+        let bits = FBANK_N_FFT.trailing_zeros();
+        let bitrev = (0..FBANK_N_FFT).map(|i| i.reverse_bits() >> (usize::BITS - bits)).collect();
+        FbankFrontend { kind, window, twiddles, bitrev, filters: kaldi_filterbank() }
+    }
+
+    /// The analysis window this front end uses.
+    pub fn window(&self) -> FbankWindow {
+        self.kind
+    }
+
+    /// Log mel filterbank energies `[n_frames][N_FBANK]` (time-major) of 16 kHz mono samples in `[-1, 1]`,
+    /// [`fbank_frames`]`(n)` frames (none under 400 samples). No mean normalisation: see [`FbankFrontend::features`].
+    /// Non-finite samples give non-finite values (callers reject them first).
+    pub fn log_fbank(&self, samples: &[f32]) -> Vec<[f32; N_FBANK]> {
+        let n_frames = fbank_frames(samples.len());
+        let floor = f64::from(f32::EPSILON);
+        let mut frame = [0.0f64; FBANK_FRAME];
+        let mut spectrum = vec![C64::default(); FBANK_N_FFT];
+        let mut power = [0.0f64; FBANK_BINS];
+        let mut out = Vec::with_capacity(n_frames);
+        for t in 0..n_frames {
+            let start = t * FBANK_SHIFT;
+            let Some(src) = samples.get(start..start + FBANK_FRAME) else {
+                break; // cannot happen: fbank_frames only counts whole frames
+            };
+            frame.iter_mut().zip(src).for_each(|(f, &s)| *f = f64::from(s) * INT16_SCALE);
+            let mean = frame.iter().sum::<f64>() / FBANK_FRAME as f64;
+            frame.iter_mut().for_each(|f| *f -= mean);
+            for i in (1..FBANK_FRAME).rev() {
+                frame[i] -= PREEMPHASIS * frame[i - 1];
+            }
+            frame[0] -= PREEMPHASIS * frame[0];
+            for (k, x) in spectrum.iter_mut().enumerate() {
+                let v = frame.get(k).zip(self.window.get(k)).map_or(0.0, |(f, w)| f * w);
+                *x = C64 { re: v, im: 0.0 };
+            }
+            self.fft(&mut spectrum);
+            for (p, x) in power.iter_mut().zip(&spectrum) {
+                *p = x.re * x.re + x.im * x.im;
+            }
+            let mut bands = [0.0f32; N_FBANK];
+            for (m, (first, weights)) in bands.iter_mut().zip(&self.filters) {
+                let acc: f64 = weights.iter().zip(&power[*first..]).map(|(w, p)| w * p).sum();
+                *m = acc.max(floor).ln() as f32;
+            }
+            out.push(bands);
+        }
+        out
+    }
+
+    /// The model input: [`FbankFrontend::log_fbank`] followed by per-utterance mean normalisation ([`cmn`]).
+    pub fn features(&self, samples: &[f32]) -> Vec<[f32; N_FBANK]> {
+        let mut feats = self.log_fbank(samples);
+        cmn(&mut feats);
+        feats
+    }
+
+    /// In-place iterative radix-2 FFT of `FBANK_N_FFT` points.
+    fn fft(&self, x: &mut [C64]) {
+        for (i, &j) in self.bitrev.iter().enumerate() {
+            if i < j {
+                x.swap(i, j);
+            }
+        }
+        let mut len = 2;
+        while len <= FBANK_N_FFT {
+            let half = len / 2;
+            let step = FBANK_N_FFT / len;
+            for block in x.chunks_exact_mut(len) {
+                let (lo, hi) = block.split_at_mut(half);
+                for (k, (a, b)) in lo.iter_mut().zip(hi.iter_mut()).enumerate() {
+                    let t = b.mul(self.twiddles[k * step]);
+                    *b = C64 { re: a.re - t.re, im: a.im - t.im };
+                    *a = a.add(t);
+                }
+            }
+            len *= 2;
+        }
+    }
+}
+
+/// Per-utterance cepstral mean normalisation: subtracts from each band its mean over all frames (in `f64`), as
+/// WeSpeaker's `apply_cmvn(norm_var=False)` and CAM++'s `feat - feat.mean(0)` do. No-op for no frames.
+pub fn cmn(feats: &mut [[f32; N_FBANK]]) {
+    if feats.is_empty() {
+        return;
+    }
+    let mut mean = [0.0f64; N_FBANK];
+    for frame in feats.iter() {
+        mean.iter_mut().zip(frame).for_each(|(m, &v)| *m += f64::from(v));
+    }
+    let n = feats.len() as f64;
+    mean.iter_mut().for_each(|m| *m /= n);
+    for frame in feats.iter_mut() {
+        frame.iter_mut().zip(&mean).for_each(|(v, m)| *v = (f64::from(*v) - m) as f32);
+    }
+}
+
+/// Kaldi's `MelBanks`: `N_FBANK` triangles equally spaced on the Kaldi mel scale from `FBANK_LOW_HZ` to
+/// `FBANK_HIGH_HZ` (edges of band `b` at `b`, `b + 1` and `b + 2` steps of `(mel_high - mel_low) / (N_FBANK + 1)`),
+/// weighted by the bin centre's mel value (triangular in mel, not in Hz), unnormalised, over bins `0..256` (the
+/// Nyquist bin gets no weight). Stored sparsely per band.
+fn kaldi_filterbank() -> Vec<(usize, Vec<f64>)> {
+    let (mel_low, mel_high) = (kaldi_mel(FBANK_LOW_HZ), kaldi_mel(FBANK_HIGH_HZ));
+    let delta = (mel_high - mel_low) / (N_FBANK + 1) as f64;
+    let bin_hz = f64::from(SAMPLE_RATE) / FBANK_N_FFT as f64;
+    (0..N_FBANK)
+        .map(|b| {
+            let left = mel_low + b as f64 * delta;
+            let centre = left + delta;
+            let right = centre + delta;
+            let dense: Vec<f64> = (0..FBANK_BINS)
+                .map(|j| {
+                    let mel = kaldi_mel(j as f64 * bin_hz);
+                    if j >= FBANK_N_FFT / 2 || mel <= left || mel >= right {
+                        0.0
+                    } else if mel <= centre {
+                        (mel - left) / (centre - left)
+                    } else {
+                        (right - mel) / (right - centre)
+                    }
+                })
+                .collect();
+            let first = dense.iter().position(|&w| w > 0.0).unwrap_or(FBANK_BINS);
+            let last = dense.iter().rposition(|&w| w > 0.0).map_or(first, |l| l + 1);
+            (first, dense[first..last.max(first)].to_vec())
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -405,5 +635,153 @@ mod tests {
         assert_eq!(normalise_dbfs(&[0.0; 4], -30.0, true), vec![0.0; 4]);
         let bad = normalise_dbfs(&[f32::NAN, 0.1], -30.0, false);
         assert!(bad[0].is_nan() && bad[1] == 0.1);
+    }
+
+    // ---- Kaldi fbank ------------------------------------------------------------------------------------------------
+
+    // kaldi-native-fbank 1.22.4 (`OnlineFbank`, Kaldi's C++ in f32) on sample.wav[348480:364480] (1 s, 98 frames),
+    // int16 values, options: dither 0, snip_edges, 80 bins, low_freq 20, high_freq 0, energy_floor 0, window
+    // `povey` / `hamming`, everything else default. Printed with 6 decimals.
+    const KNF_POVEY_0: &str = "0.406587, 2.044268, 3.059246, 2.569534, 4.098813, 6.411006, 7.855062, 8.770380, 7.640905, 6.597488, 7.544154, 6.013053, 7.418841, 8.527773, 7.818347, 8.616205, 9.051596, 8.386220, 8.719508, 8.312253, 8.079067, 9.083236, 10.033190, 9.896173, 8.066097, 8.512690, 8.224272, 8.531836, 9.120827, 9.208013, 7.517176, 8.559813, 9.612087, 9.381435, 10.401739, 10.773929, 10.414221, 10.250763, 11.080459, 12.353995, 12.648723, 12.850075, 13.513155, 12.935260, 12.095681, 10.723681, 8.627926, 8.866035, 9.486245, 9.890148, 9.273037, 9.889314, 10.689115, 10.727589, 10.995102, 10.632160, 10.123012, 9.935778, 9.922426, 8.136934, 6.097517, 6.285502, 6.333950, 5.769567, 5.968710, 6.593200, 6.680009, 6.531367, 7.459720, 7.159255, 7.017026, 6.025452, 6.718172, 6.960762, 6.817436, 6.956913, 6.783011, 6.601675, 6.691333, 7.875754";
+    const KNF_POVEY_50: &str = "7.956325, 8.017523, 6.688690, 9.965839, 13.501172, 15.643680, 16.929789, 17.306549, 15.873672, 11.740344, 8.149790, 10.669738, 16.194054, 17.861176, 17.531172, 15.186404, 12.206028, 13.937458, 18.733126, 19.466257, 18.203018, 14.554498, 15.830507, 19.369015, 19.684572, 17.599070, 14.240758, 17.994684, 18.957064, 17.143345, 15.455297, 18.547750, 18.639347, 14.776448, 15.565622, 16.672041, 14.928634, 14.280487, 15.619380, 13.631755, 14.162320, 14.469348, 13.957131, 14.516834, 12.845881, 13.954214, 13.518374, 13.552299, 13.895378, 12.761165, 13.384369, 12.420993, 12.621517, 13.262298, 13.214394, 12.614313, 12.482771, 13.461388, 13.285875, 11.700855, 7.499290, 6.324206, 5.766247, 6.542399, 7.084582, 6.808924, 6.695791, 6.504038, 6.593365, 5.744035, 5.763857, 6.834367, 6.937862, 6.700776, 6.626751, 6.879627, 7.483112, 6.980108, 6.741886, 6.924873";
+    const KNF_POVEY_97: &str = "7.661451, 6.361672, 9.555173, 9.293666, 11.906172, 15.032017, 16.576412, 17.529129, 16.872292, 13.790882, 12.167852, 10.696482, 13.020971, 16.512173, 17.516291, 16.797268, 13.880088, 10.587943, 11.862094, 14.624000, 15.403191, 14.266838, 10.604250, 11.283735, 14.034574, 14.590726, 12.473772, 9.707317, 12.633845, 13.761109, 12.577029, 10.316128, 11.181972, 12.097974, 10.440758, 12.299683, 13.886553, 12.386213, 12.868024, 15.165068, 13.903636, 12.995095, 13.907701, 10.868867, 11.032651, 11.200442, 12.587195, 14.139576, 12.099635, 12.524343, 11.705040, 13.784058, 13.482203, 13.443895, 13.514779, 13.660215, 13.497411, 13.386128, 13.605118, 13.296458, 7.851501, 6.456740, 5.750299, 5.782754, 5.914070, 6.947319, 7.228655, 6.142015, 6.598551, 6.699004, 6.330465, 6.629264, 6.893802, 6.620339, 7.718797, 7.499144, 6.922863, 6.775358, 7.227706, 7.385686";
+    const KNF_HAMMING_50: &str = "8.520345, 8.988066, 8.850079, 8.868088, 13.432174, 15.604463, 16.900478, 17.322779, 15.806662, 11.461048, 10.982855, 9.695408, 16.133127, 17.842209, 17.551167, 15.028931, 10.299415, 13.615194, 18.706854, 19.472601, 18.150377, 14.420695, 15.634918, 19.353867, 19.684214, 17.521275, 14.113423, 17.972174, 18.952641, 17.092821, 15.405890, 18.537640, 18.625055, 14.644753, 15.500915, 16.677132, 14.904700, 14.332432, 15.588601, 13.657661, 14.172568, 14.458878, 13.948645, 14.521663, 12.820078, 13.936975, 13.539674, 13.536006, 13.884565, 12.750765, 13.381426, 12.415884, 12.598942, 13.233530, 13.199591, 12.605664, 12.470223, 13.443843, 13.281515, 11.674644, 7.682510, 6.770118, 6.430351, 6.856316, 7.255733, 6.997537, 6.874743, 6.744530, 6.832752, 6.215492, 6.102911, 6.985430, 7.000948, 6.832076, 6.749765, 6.956628, 7.506634, 7.049754, 6.839525, 6.991466";
+    const KNF_POVEY_SUM: f64 = 94163.053796;
+    const KNF_HAMMING_SUM: f64 = 94956.608283;
+
+    #[test]
+    fn fbank_matches_kaldi_native_fbank() {
+        let wav = sample_wav();
+        let slice = &wav[348_480..364_480];
+        let mut worst = 0.0f32;
+        for (kind, frames, sum_want) in [
+            (FbankWindow::Povey, vec![(0, KNF_POVEY_0), (50, KNF_POVEY_50), (97, KNF_POVEY_97)], KNF_POVEY_SUM),
+            (FbankWindow::Hamming, vec![(50, KNF_HAMMING_50)], KNF_HAMMING_SUM),
+        ] {
+            let fb = FbankFrontend::new(kind).log_fbank(slice);
+            assert_eq!(fb.len(), 98);
+            for (t, reference) in frames {
+                for (b, (&got, &want)) in fb[t].iter().zip(&parse(reference)).enumerate() {
+                    // Kaldi computes in f32 and the reference prints 6 decimals.
+                    assert!((got - want).abs() < 5e-4, "{kind:?} frame {t} band {b}: {got} vs {want}");
+                    worst = worst.max((got - want).abs());
+                }
+            }
+            let sum: f64 = fb.iter().flatten().map(|&v| f64::from(v)).sum();
+            assert!((sum - sum_want).abs() < 0.05, "{kind:?} sum {sum} vs {sum_want}");
+        }
+        eprintln!("fbank vs kaldi-native-fbank: max |diff| = {worst:e}");
+    }
+
+    #[test]
+    fn fbank_frame_count_follows_snip_edges() {
+        assert_eq!(fbank_frames(16_000), 98);
+        assert_eq!(fbank_frames(0), 0);
+        assert_eq!(fbank_frames(399), 0);
+        assert_eq!(fbank_frames(400), 1);
+        assert_eq!(fbank_frames(559), 1);
+        assert_eq!(fbank_frames(560), 2);
+        let fe = FbankFrontend::new(FbankWindow::Povey);
+        assert_eq!(fe.log_fbank(&[0.1; 16_000]).len(), 98);
+        assert!(fe.log_fbank(&[]).is_empty());
+        assert!(fe.features(&[0.1; 399]).is_empty());
+        // Silence hits the floor in every band.
+        let floor = f32::EPSILON.ln();
+        assert!(fe.log_fbank(&[0.0; 1000]).iter().flatten().all(|&v| (v - floor).abs() < 1e-6));
+    }
+
+    /// The band whose Kaldi-mel centre is nearest to `hz`, from the formula (not from the filterbank code).
+    fn nearest_band(hz: f64) -> usize {
+        let lo = 1127.0 * (1.0f64 + 20.0 / 700.0).ln();
+        let hi = 1127.0 * (1.0f64 + 8000.0 / 700.0).ln();
+        let step = (hi - lo) / 81.0;
+        let m = 1127.0 * (1.0 + hz / 700.0).ln();
+        (0..N_FBANK)
+            .min_by(|&a, &b| {
+                let da = (lo + (a + 1) as f64 * step - m).abs();
+                let db = (lo + (b + 1) as f64 * step - m).abs();
+                da.total_cmp(&db)
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn fbank_puts_a_pure_tone_in_its_mel_band() {
+        let fe = FbankFrontend::new(FbankWindow::Povey);
+        for hz in [250.0f64, 1000.0, 3000.0, 6500.0] {
+            let tone: Vec<f32> = (0..16_000)
+                .map(|i| (0.5 * (2.0 * std::f64::consts::PI * hz * i as f64 / 16_000.0).sin()) as f32)
+                .collect();
+            let want = nearest_band(hz);
+            for (t, frame) in fe.log_fbank(&tone).iter().enumerate() {
+                let got = (0..N_FBANK).max_by(|&a, &b| frame[a].total_cmp(&frame[b])).unwrap();
+                assert_eq!(got, want, "{hz} Hz frame {t}");
+                // Well above every band more than two away (leakage stays local).
+                for (b, &v) in frame.iter().enumerate() {
+                    if b.abs_diff(want) > 2 {
+                        assert!(frame[want] - v > 5.0, "{hz} Hz frame {t}: band {b} {v} vs peak {}", frame[want]);
+                    }
+                }
+            }
+        }
+        // 1000 Hz is ~1000 Kaldi mel: (1000 - 31.75) / 34.67 ~ 27.9 steps above 20 Hz, the centre of band 27.
+        assert_eq!(nearest_band(1000.0), 27);
+    }
+
+    #[test]
+    fn cmn_makes_every_band_mean_zero_and_removes_gain() {
+        let wav = sample_wav();
+        let slice = &wav[348_480..445_600];
+        let fe = FbankFrontend::new(FbankWindow::Povey);
+        let raw = fe.log_fbank(slice);
+        let feats = fe.features(slice);
+        assert_eq!(feats.len(), raw.len());
+        for b in 0..N_FBANK {
+            let mean: f64 = feats.iter().map(|f| f64::from(f[b])).sum::<f64>() / feats.len() as f64;
+            assert!(mean.abs() < 1e-5, "band {b} mean {mean}");
+            let raw_mean: f64 = raw.iter().map(|f| f64::from(f[b])).sum::<f64>() / raw.len() as f64;
+            assert!((f64::from(feats[7][b]) - (f64::from(raw[7][b]) - raw_mean)).abs() < 1e-5);
+        }
+        // A gain is a constant in the log domain, which CMN removes (no band is near the floor here).
+        let quieter: Vec<f32> = slice.iter().map(|&s| s * 0.25).collect();
+        let g = fe.features(&quieter);
+        let worst = g.iter().flatten().zip(feats.iter().flatten()).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(worst < 1e-3, "gain changed the features by {worst}");
+        let mut none: Vec<[f32; N_FBANK]> = Vec::new();
+        cmn(&mut none);
+        assert!(none.is_empty());
+    }
+
+    #[test]
+    fn fbank_fft_equals_a_direct_dft_and_filters_are_kaldi() {
+        let fe = FbankFrontend::new(FbankWindow::Hamming);
+        let x: Vec<C64> =
+            (0..FBANK_N_FFT).map(|i| C64 { re: ((i * 7919) % 101) as f64 / 50.0 - 1.0, im: 0.0 }).collect();
+        let mut out = x.clone();
+        fe.fft(&mut out);
+        for (k, got) in out.iter().enumerate() {
+            let mut want = C64::default();
+            for (i, xi) in x.iter().enumerate() {
+                let a = -2.0 * std::f64::consts::PI * ((i * k) % FBANK_N_FFT) as f64 / FBANK_N_FFT as f64;
+                want = want.add(xi.mul(C64 { re: a.cos(), im: a.sin() }));
+            }
+            assert!((got.re - want.re).abs() < 1e-9 && (got.im - want.im).abs() < 1e-9, "bin {k}");
+        }
+        let fb = kaldi_filterbank();
+        assert_eq!(fb.len(), N_FBANK);
+        // Band 0 spans 20..65.7 Hz: bins 1 (31.25 Hz) and 2 (62.5 Hz).
+        assert_eq!((fb[0].0, fb[0].1.len()), (1, 2));
+        // Unnormalised triangles (the narrow low bands fall between bins); none reaches the Nyquist bin.
+        for (b, (first, w)) in fb.iter().enumerate() {
+            let peak = w.iter().copied().fold(0.0, f64::max);
+            assert!(peak > 0.3 && peak <= 1.0, "band {b} peak {peak}");
+            assert!(first + w.len() <= FBANK_N_FFT / 2, "band {b}");
+        }
+        assert!((kaldi_mel(700.0) - 1127.0 * 2.0f64.ln()).abs() < 1e-9);
+        assert_eq!(fe.window(), FbankWindow::Hamming);
+        // Povey window: zero at both ends, 1 in the middle-ish; Hamming 0.08 at the ends.
+        let povey = FbankFrontend::new(FbankWindow::Povey);
+        assert!(povey.window[0].abs() < 1e-12 && povey.window[399].abs() < 1e-12);
+        assert!((fe.window[0] - 0.08).abs() < 1e-12);
     }
 }

@@ -77,6 +77,11 @@ pub struct ModelSpec {
     pub convert_script: Option<String>,
     #[serde(default)]
     pub source: Option<Source>,
+    /// The feature front end the model takes, for models whose wrapper supports more than one (today
+    /// `voice_embedding`: `resemblyzer_mel40`, the default when absent, `kaldi_fbank80` or `kaldi_fbank80_hamming`;
+    /// see `infer::models::voice`). Other wrappers ignore it.
+    #[serde(default)]
+    pub frontend: Option<String>,
     pub preprocess: String,
     pub postprocess: String,
     #[serde(default)]
