@@ -3,12 +3,13 @@
 
 mod common;
 
+use common::decode_audio;
+
 use facereview::analysis::audio::{MelFrontend, SAMPLE_RATE};
 use facereview::analysis::speech::{SegmenterConfig, SpeechSegment, SpeechSegmenter};
 use facereview::infer::models::Embedding;
 use facereview::infer::models::vad::{CHUNK, SileroVad};
 use facereview::infer::models::voice::{self, VoiceEmbedder};
-use facereview::media::{DecodeOptions, Decoder, MediaEvent};
 use facereview::types::MediaTime;
 use std::path::Path;
 
@@ -55,18 +56,6 @@ fn sample_wav() -> Vec<f32> {
 }
 
 use common::rttm;
-
-/// Decodes a media file's audio (16 kHz mono).
-fn decode_audio(name: &str) -> Vec<f32> {
-    let mut dec = Decoder::open(&common::media(name), DecodeOptions::default()).expect("decodable");
-    let mut out = Vec::new();
-    while let Some(ev) = dec.next_event().expect("decode") {
-        if let MediaEvent::Audio(chunk) = ev {
-            out.extend_from_slice(&chunk.samples);
-        }
-    }
-    out
-}
 
 fn chunk_time(i: usize) -> MediaTime {
     MediaTime::from_millis(i as u64 * u64::from(CHUNK_MS))

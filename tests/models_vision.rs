@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::{runtime_with, temp_dir};
+
 use facereview::analysis::image::{Rect, RgbFrame, load_image};
 use facereview::config::Paths;
 use facereview::infer::manifest::sha256_file;
@@ -13,7 +15,6 @@ use facereview::infer::models::expression::{ExpressionClassifier, LABELS};
 use facereview::infer::models::objects::ObjectDetector;
 use facereview::infer::models::scene::SceneClassifier;
 use facereview::infer::{InferError, Manifest, ModelSpec, Runtime};
-use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The astronaut's face in astronaut.png (NOTES-tfjs.md: crop x 165..280, y 70..185).
@@ -21,31 +22,6 @@ const ASTRONAUT_FACE: Rect = Rect { x: 165.0, y: 70.0, w: 115.0, h: 115.0 };
 
 fn rect(x0: f32, y0: f32, x1: f32, y1: f32) -> Rect {
     Rect { x: x0, y: y0, w: x1 - x0, h: y1 - y0 }
-}
-
-/// A fresh folder under the system temp dir, unique to this process and test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fr-models-vision-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-#[derive(Serialize)]
-struct ManifestFile {
-    schema: u32,
-    model: Vec<ModelSpec>,
-}
-
-/// Writes a one-model manifest into `dir` (model files resolve relative to `dir`) and opens a runtime over it with
-/// the project's ONNX Runtime library.
-fn runtime_with(dir: &Path, spec: ModelSpec) -> Runtime {
-    let text = toml::to_string(&ManifestFile { schema: 1, model: vec![spec] }).expect("serialisable manifest");
-    let path = dir.join("manifest.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    let manifest = Manifest::load(&path).expect("temporary manifest loads");
-    let lib = Paths::with_root(common::root()).ort_lib;
-    Runtime::new(&lib, manifest).expect("ONNX Runtime library (run the README's set-up first)")
 }
 
 /// The real manifest's entry for `id`, pointed at `file` (relative to the new manifest's folder, or absolute) with

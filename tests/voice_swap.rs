@@ -6,43 +6,18 @@
 
 mod common;
 
+use common::{decode_audio, runtime_with, temp_dir};
+
 use facereview::analysis::audio::{FbankFrontend, FbankWindow, N_FBANK, SAMPLE_RATE};
 use facereview::config::Paths;
 use facereview::infer::manifest::{DType, Origin, TensorSpec, sha256_file};
 use facereview::infer::models::Embedding;
 use facereview::infer::models::voice::{self, Frontend, VoiceEmbedder};
 use facereview::infer::{InferError, Manifest, ModelSpec, Runtime};
-use facereview::media::{DecodeOptions, Decoder, MediaEvent};
-use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const FIXTURE: &str = "voice_fbank_fixture.onnx";
 const FIXTURE_DIM: usize = 192;
-
-/// A fresh folder under the system temp dir, unique to this process and test.
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("fr-voice-swap-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-#[derive(Serialize)]
-struct ManifestFile {
-    schema: u32,
-    model: Vec<ModelSpec>,
-}
-
-/// Writes a one-model manifest into `dir` (model files resolve relative to `dir`) and opens a runtime over it with
-/// the project's ONNX Runtime library.
-fn runtime_with(dir: &Path, spec: ModelSpec) -> Runtime {
-    let text = toml::to_string(&ManifestFile { schema: 1, model: vec![spec] }).expect("serialisable manifest");
-    let path = dir.join("manifest.toml");
-    std::fs::write(&path, text).expect("write manifest");
-    let manifest = Manifest::load(&path).expect("temporary manifest loads");
-    let lib = Paths::with_root(common::root()).ort_lib;
-    Runtime::new(&lib, manifest).expect("ONNX Runtime library (run the README's set-up first)")
-}
 
 fn tensor(name: &str, shape: &[i64]) -> TensorSpec {
     TensorSpec { name: name.to_owned(), dtype: DType::F32, shape: shape.to_vec() }
@@ -68,19 +43,6 @@ fn fbank_spec(dir: &Path, frontend: Option<&str>, in_dim: i64) -> ModelSpec {
     spec.outputs = vec![tensor("embedding", &[-1, FIXTURE_DIM as i64])];
     spec.thresholds.clear();
     spec
-}
-
-/// Decodes a media file's audio (16 kHz mono).
-fn decode_audio(name: &str) -> Vec<f32> {
-    let mut dec = Decoder::open(&common::media(name), DecodeOptions::default()).expect("decodable");
-    let mut out = Vec::new();
-    while let Some(ev) = dec.next_event().expect("decode") {
-        if let MediaEvent::Audio(chunk) = ev {
-            out.extend_from_slice(&chunk.samples);
-        }
-    }
-    assert!(out.len() > SAMPLE_RATE as usize, "{name}: too little audio");
-    out
 }
 
 /// What the fixture should give for `samples` through the adapter's front end: the formula of its generator.

@@ -3,8 +3,9 @@
 
 use facereview::analysis::image::{RgbFrame, load_image};
 use facereview::config::Paths;
-use facereview::infer::{Manifest, Runtime};
-use std::path::PathBuf;
+use facereview::infer::{Manifest, ModelSpec, Runtime};
+use facereview::media::{DecodeOptions, Decoder, MediaEvent};
+use std::path::{Path, PathBuf};
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -55,4 +56,41 @@ pub fn rttm() -> Vec<(String, f64, f64)> {
             (f[7].to_owned(), start, start + dur)
         })
         .collect()
+}
+
+/// A fresh folder under the system temp dir, unique to this process and `name`.
+pub fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fr-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+#[derive(serde::Serialize)]
+struct ManifestFile {
+    schema: u32,
+    model: Vec<ModelSpec>,
+}
+
+/// Writes a one-model manifest into `dir` (model files resolve relative to `dir`) and opens a runtime over it with
+/// the project's ONNX Runtime library.
+pub fn runtime_with(dir: &Path, spec: ModelSpec) -> Runtime {
+    let text = toml::to_string(&ManifestFile { schema: 1, model: vec![spec] }).expect("serialisable manifest");
+    let path = dir.join("manifest.toml");
+    std::fs::write(&path, text).expect("write manifest");
+    let manifest = Manifest::load(&path).expect("temporary manifest loads");
+    let lib = Paths::with_root(root()).ort_lib;
+    Runtime::new(&lib, manifest).expect("ONNX Runtime library (run the README's set-up first)")
+}
+
+/// Decodes a fetched media file's audio track (16 kHz mono f32).
+pub fn decode_audio(name: &str) -> Vec<f32> {
+    let mut dec = Decoder::open(&media(name), DecodeOptions::default()).expect("decodable");
+    let mut out = Vec::new();
+    while let Some(ev) = dec.next_event().expect("decode") {
+        if let MediaEvent::Audio(chunk) = ev {
+            out.extend_from_slice(&chunk.samples);
+        }
+    }
+    out
 }
