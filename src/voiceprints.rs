@@ -63,6 +63,9 @@ pub const MAX_ID_LEN: usize = 64;
 pub const MIN_AUDIO_SECONDS: f32 = 1.0;
 /// [`embed_file`] uses at most this much audio from the start of the file (bounds memory on long files).
 pub const MAX_AUDIO_SECONDS: f32 = 300.0;
+/// Smallest and largest voiceprint size accepted.
+pub const MIN_DIM: usize = 16;
+pub const MAX_DIM: usize = 8192;
 
 const MAGIC: [u8; 4] = *b"FRVP";
 const FORMAT_VERSION: u8 = 1;
@@ -277,7 +280,7 @@ impl VoiceprintStore {
 
     /// Adds a voiceprint, or replaces the one with the same id and kind. The id must be 1-64 characters of
     /// `[A-Za-z0-9._-]`; an id already used by the other kind is a [`VoiceprintError::KindConflict`]. The embedding
-    /// must be a finite, L2-normalised [`voice::DIM`]-d vector. `source` is reduced to its last path component.
+    /// must be a finite, L2-normalised vector of [`MIN_DIM`] to [`MAX_DIM`] values. `source` is reduced to its last path component.
     pub fn enrol(
         &mut self,
         id: &str,
@@ -510,11 +513,12 @@ fn validate_id(id: &str) -> Result<(), VoiceprintError> {
 }
 
 fn validate_embedding(v: &[f32]) -> Result<(), VoiceprintError> {
-    if v.len() != voice::DIM {
+    // Any voice model the manifest names may make voiceprints (Resemblyzer 256-d, fbank models 192/256-d); the voice
+    // check compares only voiceprints of the session model's size and reports the rest as unavailable.
+    if !(MIN_DIM..=MAX_DIM).contains(&v.len()) {
         return Err(VoiceprintError::InvalidEntry(format!(
-            "embedding has {} values, expected {} (voice_embedding)",
-            v.len(),
-            voice::DIM
+            "embedding has {} values, expected {MIN_DIM} to {MAX_DIM}",
+            v.len()
         )));
     }
     if v.iter().any(|x| !x.is_finite()) {
@@ -743,6 +747,10 @@ mod tests {
         v[3] = f32::NAN;
         assert!(validate_embedding(&v).is_err());
         assert!(validate_embedding(&vec![0.5; voice::DIM]).is_err());
+        // A 192-d voiceprint from an fbank model is accepted; absurd sizes are not.
+        let d192: Vec<f32> = (0..192).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
+        assert!(validate_embedding(&d192).is_ok());
+        assert!(validate_embedding(&vec![0.0; MAX_DIM + 1]).is_err());
     }
 
     #[test]
