@@ -1,12 +1,13 @@
 //! QA replay: a recorded file → the same decode, sampling and models as a live call → timestamped evidence.
 //!
-//! Threads: GStreamer decodes; this thread routes frames and audio into two bounded queues; one video worker and
-//! one audio worker each own their `ort` sessions. Replay blocks instead of dropping, and the sampling policy is
-//! fed media time only, so a replay at any speed gives the same evidence.
+//! Threads: GStreamer decodes; this thread routes frames and audio into bounded queues. The face worker plans each
+//! frame (sampling policy) and runs the face models; frames with background tasks move on to the scene worker; the
+//! audio worker runs VAD and voiceprints. Each worker owns its `ort` sessions. Replay blocks instead of dropping,
+//! and the sampling policy is fed media time only, so a replay at any speed gives the same evidence.
 
 pub mod report;
 
-use crate::analysis::sampling::{Sampler, SamplingConfig, Task};
+use crate::analysis::sampling::{Plan, Sampler, SamplingConfig, Task};
 use crate::analysis::speech::{SegmenterConfig, SpeechSegmenter};
 use crate::infer::models::antispoof::AntiSpoof;
 use crate::infer::models::blazeface::{BlazeFace, FaceDetection};
@@ -107,17 +108,34 @@ impl Loader<'_> {
     }
 }
 
+/// Models of the face worker (every frame the face tasks run on).
 struct VisionModels {
     face: Option<BlazeFace>,
     mesh: Option<FaceMesh>,
     expression: Option<ExpressionClassifier>,
     embed: Option<FaceEmbedder>,
     spoof: Option<AntiSpoof>,
+}
+
+/// Models of the scene worker (the few frames the background tasks run on), on the other core.
+struct SceneModels {
     seg: Option<SelfieSegmenter>,
     scene: Option<SceneClassifier>,
     objects: Option<ObjectDetector>,
     ocr: Option<Ocr>,
 }
+
+/// What the scene worker observed; merged into [`VideoObservations`].
+#[derive(Default)]
+struct SceneObservations {
+    segmentation: Vec<SegmentationSample>,
+    scene: Vec<SceneSample>,
+    objects: Vec<ObjectSample>,
+    text: Vec<TextSample>,
+    errors: BTreeMap<String, TaskErrors>,
+}
+
+const SCENE_TASKS: [Task; 4] = [Task::Segmentation, Task::Scene, Task::Objects, Task::Ocr];
 
 struct AudioModels {
     vad: Option<SileroVad>,
@@ -188,6 +206,8 @@ pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observ
         expression: l.load(&["expression"], ExpressionClassifier::load)?,
         embed: l.load(&["mobilefacenet"], FaceEmbedder::load)?,
         spoof: l.load(&["anti_spoof"], AntiSpoof::load)?,
+    };
+    let scene_models = SceneModels {
         seg: l.load(&["selfie_segmentation"], SelfieSegmenter::load)?,
         scene: l.load(&["scene"], SceneClassifier::load)?,
         objects: l.load(&["centernet"], ObjectDetector::load)?,
@@ -206,10 +226,10 @@ pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observ
         (Task::Expression, vision.expression.is_some()),
         (Task::FaceEmbed, vision.embed.is_some()),
         (Task::AntiSpoof, vision.spoof.is_some()),
-        (Task::Segmentation, vision.seg.is_some()),
-        (Task::Scene, vision.scene.is_some()),
-        (Task::Objects, vision.objects.is_some()),
-        (Task::Ocr, vision.ocr.is_some()),
+        (Task::Segmentation, scene_models.seg.is_some()),
+        (Task::Scene, scene_models.scene.is_some()),
+        (Task::Objects, scene_models.objects.is_some()),
+        (Task::Ocr, scene_models.ocr.is_some()),
     ] {
         if !present {
             sampler.disable(task);
@@ -220,7 +240,9 @@ pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observ
     let (atx, arx) = crossbeam_channel::bounded::<AudioChunk>(opts.queue.max(1) * 4);
     let max_piece = opts.max_voice_piece;
     let (video, audio, decode_error) = std::thread::scope(|s| {
-        let vh = s.spawn(move || video_worker(vrx, vision, sampler));
+        let (stx, srx) = crossbeam_channel::bounded::<(VideoFrame, Plan)>(4);
+        let sh = s.spawn(move || scene_worker(srx, scene_models));
+        let vh = s.spawn(move || video_worker(vrx, vision, sampler, stx));
         let ah = s.spawn(move || audio_worker(arx, audio_models, max_piece));
         let mut decode_error = None;
         loop {
@@ -245,6 +267,18 @@ pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observ
         drop(vtx);
         drop(atx);
         let video = vh.join().map_err(|_| ReplayError::Worker("video worker panicked".into()));
+        let scene = sh.join().map_err(|_| ReplayError::Worker("scene worker panicked".into()));
+        let video = match (video, scene) {
+            (Ok(mut v), Ok(sc)) => {
+                v.segmentation = sc.segmentation;
+                v.scene = sc.scene;
+                v.objects = sc.objects;
+                v.text = sc.text;
+                v.errors.extend(sc.errors);
+                Ok(v)
+            }
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
         let audio = ah.join().map_err(|_| ReplayError::Worker("audio worker panicked".into()));
         (video, audio, decode_error)
     });
@@ -314,6 +348,7 @@ fn video_worker(
     rx: crossbeam_channel::Receiver<VideoFrame>,
     mut m: VisionModels,
     mut sampler: Sampler,
+    scene_tx: crossbeam_channel::Sender<(VideoFrame, Plan)>,
 ) -> VideoObservations {
     let mut obs = VideoObservations::default();
     for f in rx {
@@ -383,6 +418,19 @@ fn video_worker(
                 }
             }
         }
+        // Background tasks run on the scene worker; the frame moves there (replay blocks, nothing is dropped).
+        if SCENE_TASKS.iter().any(|&t| plan.has(t)) && scene_tx.send((f, plan)).is_err() {
+            break;
+        }
+    }
+    obs.sampling = sampler.stats();
+    obs
+}
+
+fn scene_worker(rx: crossbeam_channel::Receiver<(VideoFrame, Plan)>, mut m: SceneModels) -> SceneObservations {
+    let mut obs = SceneObservations::default();
+    for (f, plan) in rx {
+        let (t, frame, img) = (f.pts, f.index, &f.image);
         if plan.has(Task::Segmentation)
             && let Some(x) = m.seg.as_mut()
         {
@@ -440,7 +488,6 @@ fn video_worker(
             }
         }
     }
-    obs.sampling = sampler.stats();
     obs
 }
 
