@@ -286,17 +286,26 @@ impl VoiceEmbedder {
             return Ok(None);
         }
         let data: Vec<f32> = feats.iter().flatten().copied().collect();
-        let tensor = tensor_f32(MODEL_ID, vec![1, feats.len() as i64, N_FBANK as i64], data)?;
+        let mut rows = self.run_rows(vec![1, feats.len() as i64, N_FBANK as i64], data)?;
+        Ok(rows.pop().flatten())
+    }
+
+    /// Runs one input tensor of shape `[B, ...]` and returns its `B` embeddings (output `[B, dim]`), each
+    /// L2-normalised; `None` for a row that is not finite or all zero.
+    fn run_rows(&mut self, shape: Vec<i64>, data: Vec<f32>) -> Result<Vec<Option<Embedding>>, InferError> {
+        let batch = shape.first().copied().unwrap_or(0);
+        let tensor = tensor_f32(MODEL_ID, shape, data)?;
         let run = self
             .model
             .session
             .run(ort::inputs![self.input.as_str() => tensor])
             .map_err(|e| InferError::ort(MODEL_ID, e))?;
         let (shape, values) = output_f32(&run, MODEL_ID, &self.output)?;
-        if shape != [1, self.dim as i64] || values.len() != self.dim {
-            return Err(InferError::output(MODEL_ID, format!("embedding shape {shape:?}, expected [1, {}]", self.dim)));
+        let dim = self.dim;
+        if shape != [batch, dim as i64] || values.len() != batch as usize * dim {
+            return Err(InferError::output(MODEL_ID, format!("embedding shape {shape:?}, expected [{batch}, {dim}]")));
         }
-        Ok(Embedding::normalised(values))
+        Ok(values.chunks_exact(dim).map(|row| Embedding::normalised(row.to_vec())).collect())
     }
 
     /// Runs prepared `resemblyzer_mel40` windows (each `window_frames` x 40) and returns one embedding per window, in
@@ -312,25 +321,11 @@ impl VoiceEmbedder {
         if let Some(w) = windows.iter().find(|w| w.len() != self.window) {
             return Err(InferError::input(MODEL_ID, format!("window of {} frames, expected {}", w.len(), self.window)));
         }
-        let dim = self.dim;
         let mut out = Vec::with_capacity(windows.len());
         for batch in windows.chunks(MAX_BATCH) {
             let data: Vec<f32> = batch.iter().flatten().flatten().copied().collect();
             let shape = vec![batch.len() as i64, self.window as i64, N_MELS as i64];
-            let tensor = tensor_f32(MODEL_ID, shape, data)?;
-            let run = self
-                .model
-                .session
-                .run(ort::inputs![self.input.as_str() => tensor])
-                .map_err(|e| InferError::ort(MODEL_ID, e))?;
-            let (shape, values) = output_f32(&run, MODEL_ID, &self.output)?;
-            if shape != [batch.len() as i64, dim as i64] || values.len() != batch.len() * dim {
-                return Err(InferError::output(
-                    MODEL_ID,
-                    format!("embedding shape {shape:?}, expected [{}, {dim}]", batch.len()),
-                ));
-            }
-            out.extend(values.chunks_exact(dim).map(|row| Embedding::normalised(row.to_vec())));
+            out.extend(self.run_rows(shape, data)?);
         }
         Ok(out)
     }
