@@ -19,6 +19,10 @@ APT_PACKAGES=(
   python3 python3-numpy python3-pil
   # test media: OpenCV's scene-text samples
   opencv-doc
+  # live tests: H.264 test senders (x264enc), the applicant's phone (headless Chromium driven by playwright-core)
+  gstreamer1.0-plugins-ugly chromium
+  # store tests: a real PostgreSQL server started on loopback by the tests
+  postgresql
 )
 
 say() { echo "setup: $*"; }
@@ -46,3 +50,21 @@ command -v cargo >/dev/null || die "cargo not found: install Rust 1.95 (rustup) 
 
 # Recorded test streams built from the real media (idempotent).
 bash testdata/build_streams.sh >/dev/null
+
+# The headless-browser driver (playwright-core, pinned in tests/e2e/package-lock.json; drives /usr/bin/chromium).
+if ! command -v node >/dev/null; then
+  say "installing nodejs"
+  SUDO=""; [[ $(id -u) -ne 0 ]] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+node_major=$(node -p 'process.versions.node.split(".")[0]')
+((node_major >= 20)) || die "Node.js >= 20 is needed for playwright-core (found $(node --version))"
+if [[ ! -f tests/e2e/node_modules/.package-lock.json ]] || ! cmp -s tests/e2e/package-lock.json tests/e2e/node_modules/.lock-stamp 2>/dev/null; then
+  say "installing the browser driver (npm ci in tests/e2e)"
+  npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error >/dev/null
+  cp tests/e2e/package-lock.json tests/e2e/node_modules/.lock-stamp
+fi
+
+# Fake camera and microphone files for the browser tests, made from the test stream (idempotent).
+bash testdata/build_fake_capture.sh >/dev/null

@@ -5,6 +5,7 @@
 //! inputs and media time as arguments; adapters (`media`, `infer`) own GStreamer and ONNX Runtime.
 
 pub mod analysis;
+pub mod analyzer;
 pub mod checks;
 pub mod config;
 pub mod fusion;
@@ -14,5 +15,8 @@ pub mod location;
 pub mod media;
 pub mod observations;
 pub mod replay;
+pub mod server;
+pub mod session;
+pub mod store;
 pub mod types;
 pub mod voiceprints;

@@ -22,9 +22,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Replay a recorded file (WebM/Matroska/MP4) through every model and print timestamped evidence.
+    /// Replay a recorded file (WebM/Matroska/MP4), or a recorded live session's folder, through every model and
+    /// print timestamped evidence. A session folder is replayed with its recorded session, policy and parts, and
+    /// the decision is compared with the live verdict (exit 4 when it differs).
     Replay {
-        /// The recorded stream.
+        /// The recorded stream, or a session folder (`<data>/sessions/<id>`).
         file: std::path::PathBuf,
         /// Print the full report as JSON (schema: docs/replay-json.md).
         #[arg(long)]
@@ -54,6 +56,8 @@ enum Cmd {
         #[arg(long, default_value_t = 0.05)]
         tolerance: f32,
     },
+    /// Run the service: lender API, applicant page, WebRTC ingest, live analysis and verdicts (docs/live-protocol.md).
+    Serve(ServeArgs),
     /// Voiceprints (encrypted at rest in the data folder): enrol applicants' voices and known fraud voices.
     Voices {
         #[command(subcommand)]
@@ -64,6 +68,52 @@ enum Cmd {
         #[command(subcommand)]
         cmd: ModelsCmd,
     },
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "FACEREVIEW_LISTEN")]
+    listen: std::net::SocketAddr,
+    /// Base URL of the join links (default http://<listen>).
+    #[arg(long, env = "FACEREVIEW_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Database URL: sqlite://FILE or postgres://... (default: SQLite in the data folder).
+    #[arg(long, env = "FACEREVIEW_DB")]
+    db: Option<String>,
+    /// POST each verdict to this URL.
+    #[arg(long, env = "FACEREVIEW_WEBHOOK")]
+    webhook: Option<String>,
+    /// Most concurrent sessions (consented, live or being analysed); more are refused with 503.
+    #[arg(long, default_value_t = 2)]
+    max_sessions: usize,
+    /// Longest call in seconds.
+    #[arg(long, default_value_t = 900)]
+    max_call_s: u64,
+    /// How long a dropped connection may take to re-join, in seconds.
+    #[arg(long, default_value_t = 30)]
+    grace_s: u64,
+    /// Default join-link lifetime in seconds.
+    #[arg(long, default_value_t = 900)]
+    ttl_s: u64,
+    /// Days recordings are kept (shown to the applicant at consent).
+    #[arg(long, default_value_t = 30)]
+    retention_days: u32,
+    /// Start bitrate cap for video written into the answer (kb/s).
+    #[arg(long, default_value_t = 600)]
+    start_bitrate_kbps: u32,
+    /// POI data for the location check: OpenStreetMap .osm.pbf, GeoJSON or CSV.
+    #[arg(long, env = "FACEREVIEW_POIS")]
+    pois: Option<std::path::PathBuf>,
+    /// The fusion policy (default: policy/default.toml).
+    #[arg(long)]
+    policy: Option<std::path::PathBuf>,
+    /// Offer 127.0.0.1 as an ICE candidate (for loopback-only hosts and tests).
+    #[arg(long)]
+    loopback: bool,
+    /// Start even when a model cannot be loaded (its evidence is then unavailable and the verdict handles it).
+    #[arg(long)]
+    allow_missing_models: bool,
 }
 
 #[derive(Subcommand)]
@@ -98,6 +148,7 @@ fn main() {
     let result = match cli.cmd {
         Cmd::Models { cmd: ModelsCmd::Verify } => models_verify(),
         Cmd::Voices { cmd } => voices(cmd),
+        Cmd::Serve(args) => serve(args),
         Cmd::Replay {
             file,
             json,
@@ -111,7 +162,11 @@ fn main() {
             tolerance,
         } => {
             let args = ReviewArgs { session, pois, policy, expect, bless, enrolled_voice, tolerance };
-            replay(&file, json, allow_missing_models, args)
+            if replay::session_dir::is_session_dir(&file) {
+                replay_session_dir(&file, json, allow_missing_models, args)
+            } else {
+                replay(&file, json, allow_missing_models, args)
+            }
         }
     };
     if let Err(e) = result {
@@ -248,6 +303,163 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
         }
     }
     Ok(())
+}
+
+/// Replays a recorded live session (all parts, its recorded interview and policy) and compares the decision with
+/// the live verdict.
+fn replay_session_dir(dir: &std::path::Path, json: bool, allow_missing_models: bool, args: ReviewArgs) -> Result<()> {
+    use replay::session_dir::{self as sd, RecordedConfig, RecordingManifest};
+    let paths = Paths::from_env();
+    let manifest = Manifest::load(&paths.manifest)?;
+    let rt = Runtime::new(&paths.ort_lib, manifest)?;
+    let opts = ReplayOptions { require_models: !allow_missing_models, ..Default::default() };
+    let recording = RecordingManifest::load(dir)?;
+    let parts = recording.replay_parts(dir);
+    if parts.is_empty() {
+        bail!("{} has no recorded media", dir.display());
+    }
+    let mut interview: Interview = sd::read_json(&dir.join(sd::SESSION_FILE), "session file")?;
+    let config: RecordedConfig = sd::read_json(&dir.join(sd::CONFIG_FILE), "recorded configuration")?;
+    if let Some(photo) = interview.reference_photo.clone() {
+        interview.reference_face = Some(replay::reference_face(&rt, &dir.join(photo))?);
+    }
+    if paths.data.join(STORE_FILE).exists() {
+        let store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
+        interview.blocked_voices = store.blocked();
+        if let Some(id) = &args.enrolled_voice {
+            interview.enrolled_voice =
+                Some(store.get_enrolled(id).with_context(|| format!("no enrolled voiceprint `{id}`"))?);
+        }
+    }
+    let policy = match &args.policy {
+        Some(p) => Policy::load(p)?,
+        None => Policy::from_toml_str(&config.policy_toml).context("the recorded policy")?,
+    };
+    let pois_path = args.pois.clone().or(config.pois.clone());
+    let pois = pois_path.as_deref().map(load_pois).transpose()?;
+    let checks = ChecksConfig::default();
+    let review = replay::Review { interview: &interview, pois: pois.as_ref(), checks: &checks, policy: &policy };
+    let mut observed = replay::observe_parts(&parts, &rt, &opts)?;
+    observed.obs.has_video = recording.offered_video;
+    observed.obs.has_audio = recording.offered_audio;
+    let report = replay::review_observed(observed, &review)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print_summary(&report);
+    }
+    let verdict = report.verdict.as_ref().context("no verdict")?;
+    if let Some(path) = &args.bless {
+        std::fs::write(path, verdict.to_json()?).with_context(|| format!("writing {}", path.display()))?;
+    }
+    let expect = args.expect.clone().unwrap_or_else(|| dir.join(sd::VERDICT_FILE));
+    let text = std::fs::read_to_string(&expect).with_context(|| format!("reading {}", expect.display()))?;
+    let live = Verdict::from_json(&text).with_context(|| format!("{} is not a verdict", expect.display()))?;
+    if recording.manifest_sha256 != rt.manifest().sha256 {
+        eprintln!(
+            "note: the live call used model manifest {}, this replay {}",
+            recording.manifest_sha256,
+            rt.manifest().sha256
+        );
+    }
+    if live.decision == verdict.decision {
+        eprintln!("replay: decision {} matches the live verdict", verdict.decision);
+    } else {
+        eprintln!("replay: decision {} differs from the live verdict ({})", verdict.decision, live.decision);
+        std::process::exit(EXIT_MISMATCH);
+    }
+    if args.expect.is_some()
+        && let Err(diffs) = verdict.compare(&live, args.tolerance)
+    {
+        for d in diffs {
+            eprintln!("  - {d}");
+        }
+        std::process::exit(EXIT_MISMATCH);
+    }
+    Ok(())
+}
+
+fn serve(a: ServeArgs) -> Result<()> {
+    use facereview::server::{self, AppState, ServeConfig};
+    use facereview::session::{SessionLimits, Shared};
+    use std::sync::Arc;
+    use std::time::Duration;
+    let paths = Paths::from_env();
+    let manifest = Manifest::load(&paths.manifest)?;
+    let rt = Runtime::new(&paths.ort_lib, manifest)?;
+    // Every model must load now (a broken install is a start-up error, not a silent pass later).
+    let check = ReplayOptions { require_models: !a.allow_missing_models, ..Default::default() };
+    let probe = facereview::analyzer::Analyzer::spawn(&rt, &check, facereview::analyzer::Feed::Block)
+        .context("loading the models")?;
+    for m in probe.models().iter().filter(|m| m.state != "ok") {
+        eprintln!("warning: model {}: {}", m.id, m.state);
+    }
+    drop(probe.finish());
+    let policy_path = a.policy.clone().unwrap_or_else(|| paths.root.join("policy/default.toml"));
+    let policy_toml =
+        std::fs::read_to_string(&policy_path).with_context(|| format!("reading {}", policy_path.display()))?;
+    let policy = Policy::from_toml_str(&policy_toml).with_context(|| format!("policy {}", policy_path.display()))?;
+    let pois = a.pois.as_deref().map(load_pois).transpose()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = match &a.db {
+            Some(url) => facereview::store::Store::open(url).await,
+            None => facereview::store::Store::open_default(&paths.data).await,
+        }
+        .context("opening the store")?;
+        let (api_key, key_file) = server::load_or_create_api_key(&paths.data).context("API key")?;
+        match key_file {
+            Some(p) => eprintln!("API key: in {}", p.display()),
+            None => eprintln!("API key: from FACEREVIEW_API_KEY"),
+        }
+        let shared = Arc::new(Shared {
+            rt,
+            store,
+            policy: Arc::new(policy),
+            policy_toml,
+            pois: pois.map(Arc::new),
+            pois_path: a.pois.clone(),
+            checks: ChecksConfig::default(),
+            analysis: ReplayOptions::default(),
+            limits: SessionLimits {
+                max_call: Duration::from_secs(a.max_call_s),
+                grace: Duration::from_secs(a.grace_s),
+                start_bitrate_kbps: Some(a.start_bitrate_kbps),
+                loopback: a.loopback,
+                ..Default::default()
+            },
+            manifest_path: paths.manifest.clone(),
+            webhook: a.webhook.clone(),
+            http: reqwest::Client::builder().build().context("HTTP client")?,
+        });
+        let listener = tokio::net::TcpListener::bind(a.listen).await.with_context(|| format!("listening on {}", a.listen))?;
+        let local = listener.local_addr()?;
+        let cfg = ServeConfig {
+            listen: local,
+            public_url: a.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
+            data_dir: paths.data.clone(),
+            web_dir: paths.root.join("web/applicant"),
+            api_key,
+            max_sessions: a.max_sessions.max(1),
+            max_offer_bytes: server::DEFAULT_MAX_OFFER,
+            max_create_bytes: server::DEFAULT_MAX_CREATE,
+            default_ttl: Duration::from_secs(a.ttl_s),
+            retention_days: a.retention_days,
+        };
+        let state = AppState::new(cfg, shared);
+        eprintln!("facereview: serving on http://{local} (data in {})", paths.data.display());
+        let shutdown = async {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {},
+            }
+            eprintln!("facereview: shutting down");
+        };
+        server::serve(state, listener, shutdown, Duration::from_secs(120)).await?;
+        eprintln!("facereview: stopped");
+        Ok(())
+    })
 }
 
 fn status_line(v: &serde_json::Value) -> String {

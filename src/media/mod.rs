@@ -1,11 +1,16 @@
-//! GStreamer adapter: recorded files (and, later, live peers) decoded into owned RGB frames and 16 kHz mono f32
+//! GStreamer adapter: recorded files and live WebRTC peers decoded into owned RGB frames and 16 kHz mono f32
 //! audio with media timestamps. GStreamer callbacks only send owned messages into a bounded channel.
 //!
 //! May use `gstreamer*` and `types`; no analysis logic lives here.
 
 pub mod decode;
+pub mod peer;
+pub mod sender;
+pub mod stats;
 
 pub use decode::{AudioChunk, Backpressure, DecodeOptions, Decoder, MediaEvent, MediaInfo, VideoFrame};
+pub use peer::{OfferSummary, Peer, PeerConfig, PeerCounters, PeerError, PeerEvent, RecordingInfo, inspect_offer};
+pub use stats::{InboundStats, PeerStats};
 
 use std::path::PathBuf;
 

@@ -1,32 +1,24 @@
-//! QA replay: a recorded file → the same decode, sampling and models as a live call → timestamped evidence.
+//! QA replay: a recorded file (or the parts of a recorded live call) → the same decode, sampling and models as a
+//! live call → timestamped evidence, checks and verdict.
 //!
-//! Threads: GStreamer decodes; this thread routes frames and audio into bounded queues. The face worker plans each
-//! frame (sampling policy) and runs the face models; frames with background tasks move on to the scene worker; the
-//! audio worker runs VAD and voiceprints. Each worker owns its `ort` sessions. Replay blocks instead of dropping,
-//! and the sampling policy is fed media time only, so a replay at any speed gives the same evidence.
+//! The file decoder feeds [`crate::analyzer::Analyzer`] with blocking hand-over, and the sampling policy is fed
+//! media time only, so a replay at any speed gives the same evidence.
 
 pub mod report;
+pub mod session_dir;
 
-use crate::analysis::sampling::{Plan, Sampler, SamplingConfig, Task};
-use crate::analysis::speech::{SegmenterConfig, SpeechSegmenter};
-use crate::infer::models::antispoof::AntiSpoof;
-use crate::infer::models::blazeface::{BlazeFace, FaceDetection};
-use crate::infer::models::expression::{self, ExpressionClassifier};
+pub use crate::analyzer::AnalysisOptions as ReplayOptions;
+
+use crate::analyzer::{Analyzer, Feed};
+use crate::infer::models::blazeface::BlazeFace;
+use crate::infer::models::expression;
 use crate::infer::models::face_embed::FaceEmbedder;
-use crate::infer::models::face_mesh::FaceMesh;
-use crate::infer::models::objects::ObjectDetector;
-use crate::infer::models::ocr::Ocr;
-use crate::infer::models::scene::SceneClassifier;
-use crate::infer::models::segmentation::SelfieSegmenter;
-use crate::infer::models::vad::{self, SileroVad};
-use crate::infer::models::voice::VoiceEmbedder;
 use crate::infer::{InferError, Runtime};
-use crate::media::{AudioChunk, DecodeOptions, Decoder, MediaError, MediaEvent, VideoFrame};
-use crate::observations::{Observations, TRACK_POINTS};
-use crate::types::{MediaDuration, MediaTime, Pii, TimeRange};
+use crate::media::{DecodeOptions, Decoder, MediaError, MediaEvent, MediaInfo};
+use crate::observations::Observations;
+use crate::types::{FrameIndex, MediaDuration, Pii};
 use report::*;
-use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,107 +31,6 @@ pub enum ReplayError {
     Worker(String),
     #[error("reference photo: {0}")]
     Reference(String),
-}
-
-#[derive(Clone, Debug)]
-pub struct ReplayOptions {
-    pub sampling: SamplingConfig,
-    /// Fail when a required model cannot be loaded (default). When false, its evidence is marked unavailable.
-    pub require_models: bool,
-    /// Longest stretch of speech embedded as one voice sample; longer segments are split.
-    pub max_voice_piece: MediaDuration,
-    pub queue: usize,
-}
-
-impl Default for ReplayOptions {
-    fn default() -> Self {
-        ReplayOptions {
-            sampling: SamplingConfig::default(),
-            require_models: true,
-            max_voice_piece: MediaDuration::from_millis(crate::checks::voice::CALIBRATED_PIECE_MS),
-            queue: 8,
-        }
-    }
-}
-
-/// Model ids whose absence is acceptable (operator-supplied).
-const OPTIONAL: &[&str] = &[crate::infer::models::antispoof::MODEL_ID];
-
-struct Loader<'a> {
-    rt: &'a Runtime,
-    require: bool,
-    states: Vec<ModelState>,
-    unavailable: BTreeMap<String, String>,
-}
-
-impl Loader<'_> {
-    fn load<T>(
-        &mut self,
-        ids: &[&str],
-        f: impl FnOnce(&Runtime) -> Result<T, InferError>,
-    ) -> Result<Option<T>, InferError> {
-        match f(self.rt) {
-            Ok(m) => {
-                for id in ids {
-                    self.states.push(ModelState { id: (*id).to_owned(), state: "ok".into() });
-                }
-                Ok(Some(m))
-            }
-            Err(e) => {
-                let optional = ids.iter().all(|id| OPTIONAL.contains(id));
-                // An optional model may be absent; one that is configured but broken is an error like any other.
-                let absent = matches!(e, InferError::Missing { .. });
-                if self.require && !(optional && absent) {
-                    return Err(e);
-                }
-                let why = match (&e, optional) {
-                    (InferError::Missing { .. }, true) => {
-                        "not configured (optional operator-supplied model)".to_owned()
-                    }
-                    _ => e.to_string(),
-                };
-                for id in ids {
-                    self.states.push(ModelState { id: (*id).to_owned(), state: format!("unavailable: {why}") });
-                    self.unavailable.insert((*id).to_owned(), why.clone());
-                }
-                Ok(None)
-            }
-        }
-    }
-}
-
-/// Models of the face worker (every frame the face tasks run on).
-struct VisionModels {
-    face: Option<BlazeFace>,
-    mesh: Option<FaceMesh>,
-    expression: Option<ExpressionClassifier>,
-    embed: Option<FaceEmbedder>,
-    spoof: Option<AntiSpoof>,
-}
-
-/// Models of the scene worker (the few frames the background tasks run on), on the other core.
-struct SceneModels {
-    seg: Option<SelfieSegmenter>,
-    scene: Option<SceneClassifier>,
-    objects: Option<ObjectDetector>,
-    ocr: Option<Ocr>,
-}
-
-/// What the scene worker observed; merged into [`VideoObservations`].
-#[derive(Default)]
-struct SceneObservations {
-    segmentation: Vec<SegmentationSample>,
-    scene: Vec<SceneSample>,
-    objects: Vec<ObjectSample>,
-    text: Vec<TextSample>,
-    errors: BTreeMap<String, TaskErrors>,
-}
-
-const SCENE_TASKS: [Task; 4] = [Task::Segmentation, Task::Scene, Task::Objects, Task::Ocr];
-
-struct AudioModels {
-    vad: Option<SileroVad>,
-    voice: Option<VoiceEmbedder>,
 }
 
 /// A replayed file's observations plus what the driver knows about the run.
@@ -171,7 +62,12 @@ pub fn review(
     opts: &ReplayOptions,
     review: &Review<'_>,
 ) -> Result<ReplayReport, ReplayError> {
-    let Observed { ctx, obs } = observe(path, rt, opts)?;
+    review_observed(observe(path, rt, opts)?, review)
+}
+
+/// Runs every check over replayed observations and fuses the evidence into a verdict.
+pub fn review_observed(observed: Observed, review: &Review<'_>) -> Result<ReplayReport, ReplayError> {
+    let Observed { ctx, obs } = observed;
     let evidence = crate::checks::evaluate_all(&obs, review.interview, review.pois, review.checks);
     let verdict = crate::fusion::decide(&evidence, review.policy, &ctx.manifest_sha256);
     let mut report = report::build(ctx, obs.video, obs.audio, expression::LABELS);
@@ -185,8 +81,8 @@ pub fn reference_face(rt: &Runtime, photo: &Path) -> Result<Pii<crate::infer::mo
     let img = crate::analysis::image::load_image(photo)
         .map_err(|e| ReplayError::Reference(format!("cannot read {}: {e}", photo.display())))?;
     let faces = BlazeFace::load(rt)?.detect(&img)?;
-    let face =
-        primary(&faces).ok_or_else(|| ReplayError::Reference(format!("no face found in {}", photo.display())))?;
+    let face = crate::analyzer::primary(&faces)
+        .ok_or_else(|| ReplayError::Reference(format!("no face found in {}", photo.display())))?;
     let emb = FaceEmbedder::load(rt)?
         .embed(&img, face)?
         .ok_or_else(|| ReplayError::Reference(format!("the face in {} could not be aligned", photo.display())))?;
@@ -195,107 +91,79 @@ pub fn reference_face(rt: &Runtime, photo: &Path) -> Result<Pii<crate::infer::mo
 
 /// Decodes a recorded file and runs every model over it: the observations the checks read.
 pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observed, ReplayError> {
+    observe_parts(&[Part { path: path.to_owned(), offset: MediaDuration(0), frame_offset: 0 }], rt, opts)
+}
+
+/// One file of a recording and where it sits on the session's media clock (a live call that re-joined after a
+/// network drop is recorded in several parts).
+#[derive(Clone, Debug)]
+pub struct Part {
+    pub path: PathBuf,
+    pub offset: MediaDuration,
+    pub frame_offset: u64,
+}
+
+/// Decodes the parts in order, shifted onto one media clock, and runs every model over them.
+pub fn observe_parts(parts: &[Part], rt: &Runtime, opts: &ReplayOptions) -> Result<Observed, ReplayError> {
     let started = Instant::now();
-    let mut decoder = Decoder::open(path, DecodeOptions { queue: opts.queue, ..Default::default() })?;
-    let media = decoder.info().clone();
-
-    let mut l = Loader { rt, require: opts.require_models, states: Vec::new(), unavailable: BTreeMap::new() };
-    let vision = VisionModels {
-        face: l.load(&["blazeface"], BlazeFace::load)?,
-        mesh: l.load(&["face_mesh"], FaceMesh::load)?,
-        expression: l.load(&["expression"], ExpressionClassifier::load)?,
-        embed: l.load(&["mobilefacenet"], FaceEmbedder::load)?,
-        spoof: l.load(&["anti_spoof"], AntiSpoof::load)?,
-    };
-    let scene_models = SceneModels {
-        seg: l.load(&["selfie_segmentation"], SelfieSegmenter::load)?,
-        scene: l.load(&["scene"], SceneClassifier::load)?,
-        objects: l.load(&["centernet"], ObjectDetector::load)?,
-        ocr: l.load(&["ocr_det", "ocr_rec", "ocr_cls"], Ocr::load)?,
-    };
-    let audio_models = AudioModels {
-        vad: l.load(&["silero_vad"], SileroVad::load)?,
-        voice: l.load(&["voice_embedding"], VoiceEmbedder::load)?,
-    };
-    let Loader { states, unavailable, .. } = l;
-
-    let mut sampler = Sampler::new(opts.sampling.clone());
-    for (task, present) in [
-        (Task::FaceDetect, vision.face.is_some()),
-        (Task::FaceMesh, vision.mesh.is_some()),
-        (Task::Expression, vision.expression.is_some()),
-        (Task::FaceEmbed, vision.embed.is_some()),
-        (Task::AntiSpoof, vision.spoof.is_some()),
-        (Task::Segmentation, scene_models.seg.is_some()),
-        (Task::Scene, scene_models.scene.is_some()),
-        (Task::Objects, scene_models.objects.is_some()),
-        (Task::Ocr, scene_models.ocr.is_some()),
-    ] {
-        if !present {
-            sampler.disable(task);
-        }
-    }
-
-    let (vtx, vrx) = crossbeam_channel::bounded::<VideoFrame>(opts.queue.max(1));
-    let (atx, arx) = crossbeam_channel::bounded::<AudioChunk>(opts.queue.max(1) * 4);
-    let max_piece = opts.max_voice_piece;
-    let (video, audio, decode_error) = std::thread::scope(|s| {
-        let (stx, srx) = crossbeam_channel::bounded::<(VideoFrame, Plan)>(4);
-        let sh = s.spawn(move || scene_worker(srx, scene_models));
-        let vh = s.spawn(move || video_worker(vrx, vision, sampler, stx));
-        let ah = s.spawn(move || audio_worker(arx, audio_models, max_piece));
-        let mut decode_error = None;
-        loop {
-            match decoder.next_event() {
-                Ok(Some(MediaEvent::Video(f))) => {
-                    if vtx.send(f).is_err() {
-                        break;
-                    }
+    let first = parts.first().ok_or_else(|| ReplayError::Worker("nothing to replay: no recording parts".into()))?;
+    // Open (probe) the first part before loading models: a bad file is reported without the model start-up cost.
+    let mut decoder = Some(Decoder::open(&first.path, DecodeOptions { queue: opts.queue, ..Default::default() })?);
+    let analyzer = Analyzer::spawn(rt, opts, Feed::Block)?;
+    let tx = analyzer.sender();
+    let mut media: Option<MediaInfo> = None;
+    let (mut has_video, mut has_audio) = (false, false);
+    let mut decode_error = None;
+    'parts: for (i, part) in parts.iter().enumerate() {
+        let mut d = match decoder.take() {
+            Some(d) => d,
+            None => match Decoder::open(&part.path, DecodeOptions { queue: opts.queue, ..Default::default() }) {
+                Ok(d) => d,
+                Err(e) => {
+                    decode_error = Some(format!("part {}: {e}", i + 1));
+                    break;
                 }
-                Ok(Some(MediaEvent::Audio(a))) => {
-                    if atx.send(a).is_err() {
-                        break;
+            },
+        };
+        has_video |= d.info().has_video();
+        has_audio |= d.info().has_audio();
+        media.get_or_insert_with(|| d.info().clone());
+        loop {
+            match d.next_event() {
+                Ok(Some(mut ev)) => {
+                    match &mut ev {
+                        MediaEvent::Video(f) => {
+                            f.pts = f.pts + part.offset;
+                            f.index = FrameIndex(f.index.0 + part.frame_offset);
+                        }
+                        MediaEvent::Audio(a) => a.pts = a.pts + part.offset,
+                    }
+                    if tx.send(ev).is_err() {
+                        break 'parts;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    decode_error = Some(e.to_string());
-                    break;
+                    decode_error = Some(if parts.len() > 1 { format!("part {}: {e}", i + 1) } else { e.to_string() });
+                    break 'parts;
                 }
             }
         }
-        drop(vtx);
-        drop(atx);
-        let video = vh.join().map_err(|_| ReplayError::Worker("video worker panicked".into()));
-        let scene = sh.join().map_err(|_| ReplayError::Worker("scene worker panicked".into()));
-        let video = match (video, scene) {
-            (Ok(mut v), Ok(sc)) => {
-                v.segmentation = sc.segmentation;
-                v.scene = sc.scene;
-                v.objects = sc.objects;
-                v.text = sc.text;
-                v.errors.extend(sc.errors);
-                Ok(v)
-            }
-            (Err(e), _) | (_, Err(e)) => Err(e),
-        };
-        let audio = ah.join().map_err(|_| ReplayError::Worker("audio worker panicked".into()));
-        (video, audio, decode_error)
-    });
-    let (video, audio) = (video?, audio?);
-
-    let duration =
-        MediaTime(video.last_t.map(|t| t.0).unwrap_or(0).max((audio.seconds * MediaTime::NS_PER_SEC as f64) as u64));
-    let obs = Observations {
-        has_video: media.has_video(),
-        has_audio: media.has_audio(),
-        duration,
-        unavailable: unavailable.clone(),
-        video,
-        audio,
-    };
+    }
+    drop(tx);
+    let analysis = analyzer.finish()?;
+    let unavailable = analysis.unavailable.clone();
+    let (obs, states) = analysis.observations(has_video, has_audio);
+    let mut media = media.unwrap_or_default();
+    if parts.len() > 1 {
+        media.duration_s = Some(obs.duration.0 as f64 / 1e9);
+    }
     let ctx = Context {
-        file: path.display().to_string(),
+        file: if parts.len() == 1 {
+            first.path.display().to_string()
+        } else {
+            format!("{} ({} parts)", first.path.display(), parts.len())
+        },
         media,
         manifest_sha256: rt.manifest().sha256.clone(),
         models: states,
@@ -304,299 +172,4 @@ pub fn observe(path: &Path, rt: &Runtime, opts: &ReplayOptions) -> Result<Observ
         unavailable,
     };
     Ok(Observed { ctx, obs })
-}
-
-fn note_error(errors: &mut BTreeMap<String, TaskErrors>, task: &str, e: &InferError) {
-    let entry = errors.entry(task.to_owned()).or_default();
-    entry.count += 1;
-    entry.last = Some(e.to_string());
-}
-
-fn rect4(r: &crate::analysis::image::Rect) -> [f32; 4] {
-    [r.x, r.y, r.w, r.h]
-}
-
-/// Mean skin colour of the forehead and both cheeks, located from the mesh (for pulse analysis).
-fn skin_rgb(img: &crate::analysis::image::RgbFrame, points: &[[f32; 3]]) -> Option<[f32; 3]> {
-    use crate::infer::models::face_mesh::idx;
-    let p = |i: usize| points.get(i).map(|p| (p[0], p[1]));
-    let (l, r) = (p(idx::CHEEK_LEFT)?, p(idx::CHEEK_RIGHT)?);
-    let width = ((l.0 - r.0).powi(2) + (l.1 - r.1).powi(2)).sqrt();
-    let side = (width * 0.12).max(2.0);
-    let lerp = |a: (f32, f32), b: (f32, f32), w: f32| (a.0 + (b.0 - a.0) * w, a.1 + (b.1 - a.1) * w);
-    let nose = p(idx::NOSE_TIP)?;
-    let centres = [lerp(p(idx::FOREHEAD)?, p(168)?, 0.4), lerp(l, nose, 0.45), lerp(r, nose, 0.45)];
-    let mut acc = [0f32; 3];
-    for c in centres {
-        let rect = crate::analysis::image::Rect { x: c.0 - side / 2.0, y: c.1 - side / 2.0, w: side, h: side };
-        let m = crate::analysis::image::mean_rgb(img, &rect)?;
-        for k in 0..3 {
-            acc[k] += m[k] / 3.0;
-        }
-    }
-    Some(acc)
-}
-
-/// A detection at least this confident counts as a face even when the mesh does not confirm it.
-const CONFIRMED_FACE_SCORE: f32 = 0.65;
-
-fn primary(faces: &[FaceDetection]) -> Option<&FaceDetection> {
-    faces.iter().max_by(|a, b| a.bbox.area().total_cmp(&b.bbox.area()))
-}
-
-fn video_worker(
-    rx: crossbeam_channel::Receiver<VideoFrame>,
-    mut m: VisionModels,
-    mut sampler: Sampler,
-    scene_tx: crossbeam_channel::Sender<(VideoFrame, Plan)>,
-) -> VideoObservations {
-    let mut obs = VideoObservations::default();
-    for f in rx {
-        obs.frames += 1;
-        obs.last_t = Some(f.pts);
-        let plan = sampler.plan(f.pts, 0);
-        let (t, frame, img) = (f.pts, f.index, &f.image);
-        let mut faces = Vec::new();
-        if plan.has(Task::FaceDetect)
-            && let Some(d) = m.face.as_mut()
-        {
-            match d.detect(img) {
-                Ok(found) => faces = found,
-                Err(e) => note_error(&mut obs.errors, "face_detect", &e),
-            }
-            // The mesh runs on the primary face; a weak detection the mesh does not confirm is not a face (sharp
-            // keyframes of signs and textures give such detections).
-            if let Some(face) = primary(&faces).cloned()
-                && plan.has(Task::FaceMesh)
-                && let Some(mesh) = m.mesh.as_mut()
-            {
-                match mesh.landmarks(img, &face) {
-                    Ok(Some(r)) => obs.mesh.push(MeshSample {
-                        t,
-                        frame,
-                        points: TRACK_POINTS.iter().filter_map(|&i| r.points.get(i).map(|p| [p[0], p[1]])).collect(),
-                        skin_rgb: skin_rgb(img, &r.points),
-                        metrics: r.metrics,
-                    }),
-                    Ok(None) => faces.retain(|f| f.score >= CONFIRMED_FACE_SCORE),
-                    Err(e) => note_error(&mut obs.errors, "face_mesh", &e),
-                }
-            }
-            let p = primary(&faces);
-            obs.faces.push(FaceSample {
-                t,
-                frame,
-                faces: faces.len(),
-                bbox: p.map(|p| rect4(&p.bbox)),
-                score: p.map(|p| p.score),
-            });
-        }
-        if let Some(face) = primary(&faces) {
-            if plan.has(Task::Expression)
-                && let Some(x) = m.expression.as_mut()
-            {
-                match x.classify(img, &face.bbox) {
-                    Ok(p) => obs.expression.push(ExpressionSample { t, frame, probs: p.probs }),
-                    Err(e) => note_error(&mut obs.errors, "expression", &e),
-                }
-            }
-            if plan.has(Task::FaceEmbed)
-                && let Some(x) = m.embed.as_mut()
-            {
-                match x.embed(img, face) {
-                    Ok(Some(e)) => obs.face_embeddings.push(FaceEmbeddingSample { t, frame, embedding: Pii::new(e) }),
-                    Ok(None) => {}
-                    Err(e) => note_error(&mut obs.errors, "face_embed", &e),
-                }
-            }
-            if plan.has(Task::AntiSpoof)
-                && let Some(x) = m.spoof.as_mut()
-            {
-                match x.live_score(img, &face.bbox) {
-                    Ok(s) => obs.spoof.push(SpoofSample { t, frame, live_score: s }),
-                    Err(e) => note_error(&mut obs.errors, "anti_spoof", &e),
-                }
-            }
-        }
-        // Background tasks run on the scene worker; the frame moves there (replay blocks, nothing is dropped).
-        if SCENE_TASKS.iter().any(|&t| plan.has(t)) && scene_tx.send((f, plan)).is_err() {
-            break;
-        }
-    }
-    obs.sampling = sampler.stats();
-    obs
-}
-
-fn scene_worker(rx: crossbeam_channel::Receiver<(VideoFrame, Plan)>, mut m: SceneModels) -> SceneObservations {
-    let mut obs = SceneObservations::default();
-    for (f, plan) in rx {
-        let (t, frame, img) = (f.pts, f.index, &f.image);
-        if plan.has(Task::Segmentation)
-            && let Some(x) = m.seg.as_mut()
-        {
-            match x.person_mask(img) {
-                Ok(mask) => {
-                    obs.segmentation.push(SegmentationSample { t, frame, person_fraction: mask.person_fraction() })
-                }
-                Err(e) => note_error(&mut obs.errors, "segmentation", &e),
-            }
-        }
-        if plan.has(Task::Scene)
-            && let Some(x) = m.scene.as_mut()
-        {
-            match x.classify(img, 5) {
-                Ok(top) => {
-                    let categories =
-                        x.categories(&top).into_iter().map(|(label, prob)| LabelProb { label, prob }).collect();
-                    let top = top.into_iter().map(|c| LabelProb { label: c.label, prob: c.prob }).collect();
-                    obs.scene.push(SceneSample { t, frame, top, categories });
-                }
-                Err(e) => note_error(&mut obs.errors, "scene", &e),
-            }
-        }
-        if plan.has(Task::Objects)
-            && let Some(x) = m.objects.as_mut()
-        {
-            match x.detect(img) {
-                Ok(dets) => obs.objects.push(ObjectSample {
-                    t,
-                    frame,
-                    persons: dets.iter().filter(|d| d.is_person()).count(),
-                    screens: dets.iter().filter(|d| d.is_screen()).count(),
-                    phones: dets.iter().filter(|d| d.label == "cell phone").count(),
-                    detections: dets
-                        .iter()
-                        .map(|d| ObjectBox { label: d.label.clone(), score: d.score, bbox: rect4(&d.bbox) })
-                        .collect(),
-                }),
-                Err(e) => note_error(&mut obs.errors, "objects", &e),
-            }
-        }
-        if plan.has(Task::Ocr)
-            && let Some(x) = m.ocr.as_mut()
-        {
-            match x.read(img) {
-                Ok(lines) => obs.text.push(TextSample {
-                    t,
-                    frame,
-                    lines: lines
-                        .into_iter()
-                        .map(|l| TextBox { bbox: rect4(&l.bbox), text: l.text, score: l.score })
-                        .collect(),
-                }),
-                Err(e) => note_error(&mut obs.errors, "ocr", &e),
-            }
-        }
-    }
-    obs
-}
-
-/// Audio kept for the open speech segment, with the media time of its first sample.
-struct SegmentAudio {
-    start: MediaTime,
-    samples: Vec<f32>,
-}
-
-impl SegmentAudio {
-    fn time_at(&self, i: usize) -> MediaTime {
-        self.start + MediaDuration((i as u64) * 1_000_000_000 / vad::SAMPLE_RATE as u64)
-    }
-    fn index_of(&self, t: MediaTime) -> usize {
-        ((t.since(self.start).0 as u128 * vad::SAMPLE_RATE as u128 / 1_000_000_000) as usize).min(self.samples.len())
-    }
-    /// Drops audio before `t`.
-    fn trim_before(&mut self, t: MediaTime) {
-        let i = self.index_of(t);
-        self.samples.drain(..i);
-        self.start = self.time_at(i);
-    }
-}
-
-fn audio_worker(
-    rx: crossbeam_channel::Receiver<AudioChunk>,
-    mut m: AudioModels,
-    max_piece: MediaDuration,
-) -> AudioObservations {
-    let mut obs = AudioObservations::default();
-    let mut segmenter = SpeechSegmenter::new(SegmenterConfig::default());
-    let mut buf: Option<SegmentAudio> = None;
-    let mut total_samples: u64 = 0;
-    let step = MediaDuration::from_millis(32);
-    let embed = |m: &mut AudioModels, obs: &mut AudioObservations, buf: &SegmentAudio, range: TimeRange| {
-        let Some(voice) = m.voice.as_mut() else { return };
-        let mut start = range.start;
-        while start < range.end {
-            let end = (start + max_piece).min(range.end);
-            // A short tail joins the previous piece's range instead of standing alone.
-            let end = if range.end.since(end) < MediaDuration::from_millis(1000) { range.end } else { end };
-            let (a, b) = (buf.index_of(start), buf.index_of(end));
-            match voice.embed(&buf.samples[a..b]) {
-                Ok(Some(e)) => {
-                    obs.voices.push(VoiceSample { range: TimeRange::new(start, end), embedding: Pii::new(e) })
-                }
-                Ok(None) => {}
-                Err(e) => note_error(&mut obs.errors, "voice", &e),
-            }
-            start = end;
-        }
-    };
-    for chunk in rx {
-        let b = buf.get_or_insert_with(|| SegmentAudio { start: chunk.pts, samples: Vec::new() });
-        if obs.vad_start.is_none() {
-            obs.vad_start = Some(chunk.pts);
-        }
-        b.samples.extend_from_slice(&chunk.samples);
-        total_samples += chunk.samples.len() as u64;
-        let Some(v) = m.vad.as_mut() else { continue };
-        let probs = match v.push(&chunk.samples) {
-            Ok(p) => p,
-            Err(e) => {
-                note_error(&mut obs.errors, "vad", &e);
-                continue;
-            }
-        };
-        let origin = obs.vad_start.unwrap_or_default();
-        // RMS of the same 512-sample steps the VAD just consumed (the newest ones in the buffer).
-        if let Some(b) = buf.as_ref() {
-            let n = probs.len() * vad::CHUNK;
-            let end = b.samples.len().saturating_sub(v.pending());
-            let start = end.saturating_sub(n);
-            for step in b.samples[start..end].chunks(vad::CHUNK) {
-                let ms = step.iter().map(|x| x * x).sum::<f32>() / step.len().max(1) as f32;
-                obs.rms.push(ms.sqrt());
-            }
-        }
-        for p in probs {
-            let t = origin + MediaDuration(step.0 * obs.vad_probs.len() as u64);
-            obs.vad_probs.push(p);
-            if let Some(seg) = segmenter.push(t, 32, p) {
-                obs.segments.push(seg.clone());
-                if let Some(b) = buf.as_ref() {
-                    embed(&mut m, &mut obs, b, seg.range);
-                }
-                if let Some(b) = buf.as_mut() {
-                    b.trim_before(seg.range.end);
-                }
-            }
-        }
-        // Without an open segment, keep only the last second (speech padding looks back a little).
-        if let Some(b) = buf.as_mut()
-            && !segmenter.in_speech()
-        {
-            let keep_from = origin + MediaDuration(step.0 * obs.vad_probs.len() as u64);
-            let keep_from = MediaTime(keep_from.0.saturating_sub(1_000_000_000));
-            b.trim_before(keep_from);
-        }
-    }
-    obs.seconds = total_samples as f64 / vad::SAMPLE_RATE as f64;
-    if m.vad.is_some() {
-        let end = obs.vad_start.unwrap_or_default() + MediaDuration(step.0 * obs.vad_probs.len() as u64);
-        if let Some(seg) = segmenter.finish(end) {
-            obs.segments.push(seg.clone());
-            if let Some(b) = buf.as_ref() {
-                embed(&mut m, &mut obs, b, seg.range);
-            }
-        }
-    }
-    obs
 }

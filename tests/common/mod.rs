@@ -7,6 +7,8 @@ use facereview::infer::{Manifest, ModelSpec, Runtime};
 use facereview::media::{DecodeOptions, Decoder, MediaEvent};
 use std::path::{Path, PathBuf};
 
+pub mod server;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

@@ -1,0 +1,100 @@
+//! End to end in a real browser: headless Chromium (playwright-core, `tests/e2e/applicant.mjs`) with a fake camera
+//! and microphone made from the real test media (`testdata/build_fake_capture.sh`) joins through the applicant
+//! page, accepts consent, reports a location, is shown the questions and challenges, and hangs up when the server
+//! says the interview is done. The server records the call and decides; replaying the recording gives the same
+//! decision. Run with VP8 and with H.264.
+
+mod common;
+
+use common::server::{Http, ServerProc, create_session, wait_state};
+use serde_json::json;
+use std::process::Command;
+use std::time::Duration;
+
+fn fake(name: &str) -> std::path::PathBuf {
+    let p = common::root().join("testdata/fake").join(name);
+    assert!(p.exists(), "{} is missing: run the README's set-up (testdata/build_fake_capture.sh)", p.display());
+    p
+}
+
+fn run_call(codec: &str) {
+    let server = ServerProc::start(&format!("e2e-{codec}"), &[]);
+    let http = Http::new();
+    let body = json!({
+        "applicant_ref": format!("E2E-{codec}"),
+        "declared": {"name": "Isabella Cafe", "category": "restaurant_cafe_food", "lat": 60.171848, "lon": 24.940692},
+        "script": {
+            "questions": [{"id": "q1", "text": "What does your business sell?", "duration_s": 5}],
+            "challenges": [{"kind": "turn_left"}, {"kind": "read_digits"}]
+        }
+    });
+    let (id, _token, join_url) = create_session(&http, &server, &body);
+    let shots = server.data.join("shots");
+    let out = Command::new("node")
+        .arg(common::root().join("tests/e2e/applicant.mjs"))
+        .args(["--url", &join_url, "--codec", codec, "--geo", "60.17193,24.94085,14", "--timeout-s", "150"])
+        .arg("--video")
+        .arg(fake("applicant.y4m"))
+        .arg("--audio")
+        .arg(fake("applicant.wav"))
+        .arg("--screenshot")
+        .arg(&shots)
+        .output()
+        .expect("node runs the applicant driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| {
+        panic!("no result line; stderr:\n{}\nserver:\n{}", String::from_utf8_lossy(&out.stderr), server.log())
+    });
+    let r: serde_json::Value = serde_json::from_str(line).expect("result JSON");
+    assert_eq!(r["ok"], true, "{r}\nstderr:\n{}\nserver:\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    assert_eq!(r["phase"], "done", "{r}");
+    let want = if codec == "vp8" { "video/VP8" } else { "video/H264" };
+    assert!(r["codec"].as_str().unwrap_or("").eq_ignore_ascii_case(want), "{r}");
+    assert_eq!(r["prompts"].as_array().map(Vec::len), Some(1), "{r}");
+    assert_eq!(r["challenges"].as_array().map(Vec::len), Some(2), "{r}");
+
+    let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(120));
+    assert_eq!(s["state"], "verdict", "{s}\n{}", server.log());
+    assert_eq!(s["end_reason"], "hangup", "the page hung up when told the interview was done: {s}");
+    let v = http.api_get(&format!("{}/api/sessions/{id}/verdict", server.url)).json();
+    assert!(v["decision"].is_string() && !v["reasons"].as_array().expect("reasons").is_empty(), "{v}");
+
+    let dir = server.data.join("sessions").join(&id);
+    let session: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("session.json")).expect("session.json")).expect("json");
+    let loc = &session["locations"][0];
+    assert!((loc["lat"].as_f64().unwrap_or(0.0) - 60.17193).abs() < 1e-6, "the phone's fix is recorded: {session}");
+    assert_eq!(session["challenges"].as_array().map(Vec::len), Some(2));
+    assert!(session["challenges"][1]["digits"].as_str().is_some_and(|d| d.len() == 4));
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recording.json")).expect("recording")).expect("json");
+    assert_eq!(rec["parts"][0]["video_codec"], if codec == "vp8" { "VP8" } else { "H264" }, "{rec}");
+    // Consent is logged before any media was accepted.
+    let events = std::fs::read_to_string(dir.join("events.jsonl")).expect("events");
+    let api_events = http.api_get(&format!("{}/api/sessions/{id}/events", server.url)).json();
+    let kinds: Vec<&str> =
+        api_events["events"].as_array().expect("events").iter().filter_map(|e| e["kind"].as_str()).collect();
+    let consent = kinds.iter().position(|k| *k == "consent").expect("consent event");
+    let peer = kinds.iter().position(|k| *k == "peer_created").expect("peer event");
+    assert!(consent < peer, "{kinds:?}");
+    assert!(events.contains("\"kind\":\"device\""), "the page's device info is logged");
+
+    let replay = Command::new(env!("CARGO_BIN_EXE_facereview"))
+        .args(["replay", &dir.to_string_lossy()])
+        .env("FACEREVIEW_DATA", &server.data)
+        .output()
+        .expect("replay runs");
+    let stderr = String::from_utf8_lossy(&replay.stderr);
+    assert!(replay.status.success(), "replay: {stderr}\n{}", String::from_utf8_lossy(&replay.stdout));
+    assert!(stderr.contains("matches the live verdict"), "{stderr}");
+}
+
+#[test]
+fn chromium_call_with_vp8_is_recorded_decided_and_replayed() {
+    run_call("vp8");
+}
+
+#[test]
+fn chromium_call_with_h264_is_recorded_decided_and_replayed() {
+    run_call("h264");
+}
