@@ -255,15 +255,7 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
     };
     let mut interview = interview;
     // Voiceprints: the blocklist is always screened when a store exists; the enrolled voice when asked.
-    let store_exists = paths.data.join(STORE_FILE).exists();
-    if store_exists || args.enrolled_voice.is_some() {
-        let store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
-        interview.blocked_voices = store.blocked();
-        if let Some(id) = &args.enrolled_voice {
-            interview.enrolled_voice =
-                Some(store.get_enrolled(id).with_context(|| format!("no enrolled voiceprint `{id}`"))?);
-        }
-    }
+    resolve_voices(&paths, &mut interview, args.enrolled_voice.as_deref())?;
     if let (Some(photo), Some(session)) = (interview.reference_photo.clone(), args.session.as_ref()) {
         let photo = session.parent().unwrap_or(std::path::Path::new(".")).join(photo);
         interview.reference_face = Some(replay::reference_face(&rt, &photo)?);
@@ -274,16 +266,7 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
     let checks = ChecksConfig::default();
     let review = replay::Review { interview: &interview, pois: pois.as_ref(), checks: &checks, policy: &policy };
     let report = replay::review(file, &rt, &opts, &review)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
-    }
-    let verdict = report.verdict.as_ref().context("no verdict")?;
-    if let Some(path) = &args.bless {
-        std::fs::write(path, verdict.to_json()?).with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("blessed: wrote the verdict to {}", path.display());
-    }
+    let verdict = print_and_bless(&report, json, args.bless.as_deref())?;
     if let Some(e) = &report.decode.error {
         eprintln!("warning: decoding stopped early; evidence covers what was decoded before: {e}");
         std::process::exit(EXIT_PARTIAL);
@@ -305,6 +288,34 @@ fn replay(file: &std::path::Path, json: bool, allow_missing_models: bool, args: 
     Ok(())
 }
 
+/// Screens voices against the blocklist when a voiceprint store exists, and against an enrolled voice when asked.
+fn resolve_voices(paths: &Paths, interview: &mut Interview, enrolled: Option<&str>) -> Result<()> {
+    if paths.data.join(STORE_FILE).exists() || enrolled.is_some() {
+        let store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
+        interview.blocked_voices = store.blocked();
+        if let Some(id) = enrolled {
+            interview.enrolled_voice =
+                Some(store.get_enrolled(id).with_context(|| format!("no enrolled voiceprint `{id}`"))?);
+        }
+    }
+    Ok(())
+}
+
+/// Prints the report (JSON or summary) and writes its verdict with `--bless`.
+fn print_and_bless<'a>(report: &'a ReplayReport, json: bool, bless: Option<&std::path::Path>) -> Result<&'a Verdict> {
+    if json {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    } else {
+        print_summary(report);
+    }
+    let verdict = report.verdict.as_ref().context("no verdict")?;
+    if let Some(path) = bless {
+        std::fs::write(path, verdict.to_json()?).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("blessed: wrote the verdict to {}", path.display());
+    }
+    Ok(verdict)
+}
+
 /// Replays a recorded live session (all parts, its recorded interview and policy) and compares the decision with
 /// the live verdict.
 fn replay_session_dir(dir: &std::path::Path, json: bool, allow_missing_models: bool, args: ReviewArgs) -> Result<()> {
@@ -323,14 +334,7 @@ fn replay_session_dir(dir: &std::path::Path, json: bool, allow_missing_models: b
     if let Some(photo) = interview.reference_photo.clone() {
         interview.reference_face = Some(replay::reference_face(&rt, &dir.join(photo))?);
     }
-    if paths.data.join(STORE_FILE).exists() {
-        let store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
-        interview.blocked_voices = store.blocked();
-        if let Some(id) = &args.enrolled_voice {
-            interview.enrolled_voice =
-                Some(store.get_enrolled(id).with_context(|| format!("no enrolled voiceprint `{id}`"))?);
-        }
-    }
+    resolve_voices(&paths, &mut interview, args.enrolled_voice.as_deref())?;
     let policy = match &args.policy {
         Some(p) => Policy::load(p)?,
         None => Policy::from_toml_str(&config.policy_toml).context("the recorded policy")?,
@@ -343,15 +347,7 @@ fn replay_session_dir(dir: &std::path::Path, json: bool, allow_missing_models: b
     observed.obs.has_video = recording.offered_video;
     observed.obs.has_audio = recording.offered_audio;
     let report = replay::review_observed(observed, &review)?;
-    if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print_summary(&report);
-    }
-    let verdict = report.verdict.as_ref().context("no verdict")?;
-    if let Some(path) = &args.bless {
-        std::fs::write(path, verdict.to_json()?).with_context(|| format!("writing {}", path.display()))?;
-    }
+    let verdict = print_and_bless(&report, json, args.bless.as_deref())?;
     let expect = args.expect.clone().unwrap_or_else(|| dir.join(sd::VERDICT_FILE));
     let text = std::fs::read_to_string(&expect).with_context(|| format!("reading {}", expect.display()))?;
     let live = Verdict::from_json(&text).with_context(|| format!("{} is not a verdict", expect.display()))?;
