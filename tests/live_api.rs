@@ -269,3 +269,108 @@ fn shutdown_finalises_a_live_call() {
     assert_eq!(s["state"], "verdict", "{s}");
     assert_eq!(s["end_reason"], "shutdown");
 }
+
+#[test]
+fn a_dropped_connection_rejoins_the_same_session_and_recording() {
+    let server = ServerProc::start("live-rejoin", &["--grace-s", "20"]);
+    let http = Http::new();
+    let body = session_body(json!([{"id": "q1", "text": "Tell us about your shop.", "duration_s": 12}]), json!([]));
+    let (id, token, _) = create_session(&http, &server, &body);
+    let key = consent(&http, &server, &token);
+    let file = common::stream("live_two_speakers.webm");
+    let (first, _) = connect(&http, &server, &token, &key, &file, sender_cfg(SendCodec::Vp8, 30));
+    wait_state(&http, &server, &id, &["live"], Duration::from_secs(30));
+    std::thread::sleep(Duration::from_secs(5));
+    // The phone loses the network: its connection vanishes without a hang-up.
+    drop(first);
+    std::thread::sleep(Duration::from_secs(2));
+    // Another device cannot take over; the same device re-joins with its resume key.
+    let r = http.post_json(&format!("{}/api/join/{token}/consent", server.url), &json!({"accepted": true}));
+    assert_eq!(r.status, 409);
+    let (second, location) = connect(&http, &server, &token, &key, &file, sender_cfg(SendCodec::Vp8, 30));
+    let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(150));
+    drop(second);
+    let _ = location;
+    assert_eq!(s["state"], "verdict", "{s}\n{}", server.log());
+    let dir = server.data.join("sessions").join(&id);
+    let rec: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("recording.json")).expect("recording")).expect("json");
+    let parts = rec["parts"].as_array().expect("parts");
+    assert_eq!(parts.len(), 2, "{rec}");
+    let (end1, start2) = (parts[0]["end_ns"].as_u64().unwrap_or(0), parts[1]["offset_ns"].as_u64().unwrap_or(0));
+    assert!(end1 > 3_000_000_000, "part 1 holds the first seconds: {rec}");
+    assert!(start2 > end1, "part 2 continues the media clock after part 1: {rec}");
+    // The question spans both parts on one clock, and the replay of both parts gives the same decision.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facereview"))
+        .args(["replay", &dir.to_string_lossy()])
+        .env("FACEREVIEW_DATA", &server.data)
+        .output()
+        .expect("replay runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("matches the live verdict"), "{stderr}");
+}
+
+/// A one-request HTTP server that records the body it receives.
+fn webhook_sink() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut s = stream;
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 8192];
+            // Read headers, then Content-Length bytes of body.
+            loop {
+                let n = s.read(&mut chunk).unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(h) = text.find("\r\n\r\n") {
+                    let len = text[..h]
+                        .lines()
+                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                        .and_then(|v| v.parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if buf.len() >= h + 4 + len {
+                        let _ = tx.send(String::from_utf8_lossy(&buf[h + 4..h + 4 + len]).to_string());
+                        break;
+                    }
+                }
+            }
+            let _ = s.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn limits_refuse_clearly_and_the_verdict_reaches_the_webhook() {
+    let (hook, received) = webhook_sink();
+    let server = ServerProc::start("live-limits", &["--max-sessions", "1", "--max-call-s", "6", "--webhook", &hook]);
+    let http = Http::new();
+    let long = session_body(json!([{"id": "q1", "text": "Tell us about your shop.", "duration_s": 60}]), json!([]));
+    let (id, token, _) = create_session(&http, &server, &long);
+    let (_, token_b, _) = create_session(&http, &server, &long);
+    let key = consent(&http, &server, &token);
+    // One session at a time on this server: the second applicant is told the service is busy.
+    let r = http.post_json(&format!("{}/api/join/{token_b}/consent", server.url), &json!({"accepted": true}));
+    assert_eq!((r.status, r.json()["error"].as_str()), (503, Some("at_capacity")), "{}", r.body);
+    let (sender, _) =
+        connect(&http, &server, &token, &key, &common::stream("live_two_speakers.webm"), sender_cfg(SendCodec::Vp8, 30));
+    // The call-length limit ends the call.
+    let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(120));
+    drop(sender);
+    assert_eq!((s["state"].as_str(), s["end_reason"].as_str()), (Some("verdict"), Some("time_limit")), "{s}");
+    let body = received.recv_timeout(Duration::from_secs(30)).expect("the webhook was called");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("webhook JSON");
+    assert_eq!(v["session_id"], id.as_str());
+    assert_eq!(v["decision"], s["decision"]);
+    // The slot is free again.
+    let r = http.post_json(&format!("{}/api/join/{token_b}/consent", server.url), &json!({"accepted": true}));
+    assert_eq!(r.status, 200, "{}", r.body);
+}
