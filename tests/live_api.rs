@@ -217,7 +217,7 @@ fn a_call_is_recorded_decided_and_replays_to_the_same_decision() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .map(|e| e["kind"].as_str().unwrap_or("").to_owned())
             .collect();
-        for k in ["models", "peer_created", "question", "challenge", "call_ended", "evidence", "verdict"] {
+        for k in ["models", "peer_created", "stats", "question", "challenge", "call_ended", "evidence", "verdict"] {
             assert!(kinds.iter().any(|x| x == k), "event log lacks {k}: {kinds:?}");
         }
         let api_events = http.api_get(&format!("{}/api/sessions/{id}/events", server.url)).json();
@@ -333,7 +333,9 @@ fn webhook_sink() -> (String, std::sync::mpsc::Receiver<String>) {
                 if let Some(h) = text.find("\r\n\r\n") {
                     let len = text[..h]
                         .lines()
-                        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned()))
+                        .find_map(|l| {
+                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_owned())
+                        })
                         .and_then(|v| v.parse::<usize>().ok())
                         .unwrap_or(0);
                     if buf.len() >= h + 4 + len {
@@ -360,8 +362,14 @@ fn limits_refuse_clearly_and_the_verdict_reaches_the_webhook() {
     // One session at a time on this server: the second applicant is told the service is busy.
     let r = http.post_json(&format!("{}/api/join/{token_b}/consent", server.url), &json!({"accepted": true}));
     assert_eq!((r.status, r.json()["error"].as_str()), (503, Some("at_capacity")), "{}", r.body);
-    let (sender, _) =
-        connect(&http, &server, &token, &key, &common::stream("live_two_speakers.webm"), sender_cfg(SendCodec::Vp8, 30));
+    let (sender, _) = connect(
+        &http,
+        &server,
+        &token,
+        &key,
+        &common::stream("live_two_speakers.webm"),
+        sender_cfg(SendCodec::Vp8, 30),
+    );
     // The call-length limit ends the call.
     let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(120));
     drop(sender);

@@ -289,11 +289,18 @@ fn dropped_sender_still_leaves_a_decodable_recording() {
     let before = call.peer.stats(Duration::from_secs(2)).and_then(|s| s.video).map(|v| v.pli_count + v.fir_count);
     let before = before.unwrap_or(0);
     call.peer.request_keyframe();
-    std::thread::sleep(Duration::from_millis(300));
-    let stats = call.peer.stats(Duration::from_secs(2)).expect("stats");
+    // Compare like with like (PLI + FIR on both sides), and give the RTCP report a moment to be counted.
+    let mut stats = call.peer.stats(Duration::from_secs(2)).expect("stats");
+    for _ in 0..20 {
+        if stats.video.as_ref().is_some_and(|v| v.pli_count + v.fir_count > before) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        stats = call.peer.stats(Duration::from_secs(2)).expect("stats");
+    }
     eprintln!("{stats:?}");
-    let video = stats.video.expect("video stats");
-    assert!(video.pli_count > before, "request_keyframe sent a PLI ({before} -> {video:?})");
+    let video = stats.video.clone().expect("video stats");
+    assert!(video.pli_count + video.fir_count > before, "request_keyframe sent a PLI ({before} -> {video:?})");
     assert!(video.packets_received > 50 && video.bytes_received > 10_000);
     let audio = stats.audio.expect("audio stats (from rtpsession when webrtcbin misses them)");
     assert!(audio.packets_received > 50);

@@ -214,7 +214,11 @@ struct Actor {
     last_progress: Instant,
     /// The media clock's last value and when it last moved (a connection that stays up but sends nothing is lost).
     last_media: (MediaTime, Instant),
+    last_stats: Instant,
 }
+
+/// How often the receiver's WebRTC stats go into the event log.
+const STATS_EVERY: Duration = Duration::from_secs(5);
 
 /// A live connection whose media clock has not moved for this long counts as lost (the grace period starts).
 const MEDIA_STALL: Duration = Duration::from_secs(6);
@@ -267,6 +271,7 @@ impl Actor {
             done_at: None,
             last_progress: Instant::now(),
             last_media: (MediaTime(0), Instant::now()),
+            last_stats: Instant::now(),
         };
         let models: Vec<_> = a.analyzer.as_ref().map(|x| x.models().to_vec()).unwrap_or_default();
         a.log.write(None, "models", json!({"models": models, "error": a.load_error})).await;
@@ -575,6 +580,17 @@ impl Actor {
                     let message = "Thank you, the interview is complete.".to_owned();
                     self.send_page(ServerMsg::Done { message }).await;
                 }
+            }
+        }
+        if self.last_stats.elapsed() >= STATS_EVERY
+            && let Some(cur) = self.peer.as_ref()
+        {
+            self.last_stats = Instant::now();
+            let no = cur.no;
+            // get-stats answers within milliseconds; block_in_place keeps the other tasks of this worker moving.
+            let stats = tokio::task::block_in_place(|| cur.peer.stats(Duration::from_millis(500)));
+            if let Some(stats) = stats {
+                self.log.write(Some(now.0 as i64), "stats", json!({"peer": no, "stats": stats})).await;
             }
         }
         if self.last_progress.elapsed() >= Duration::from_secs(1) {
