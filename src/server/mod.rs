@@ -93,6 +93,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/ws/{token}", get(applicant::control_ws))
         .route("/static/applicant/{*path}", get(applicant::static_file))
         .route("/healthz", get(api::health))
+        // Bodies up to the creation limit (a reference photo); each handler checks its own, smaller limit.
+        .layer(axum::extract::DefaultBodyLimit::max(state.cfg.max_create_bytes))
         .with_state(state)
 }
 

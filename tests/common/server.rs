@@ -124,12 +124,18 @@ impl Http {
     }
 
     pub fn send(&self, req: reqwest::RequestBuilder) -> Reply {
+        self.try_send(req).expect("request sent")
+    }
+
+    /// Like `send`, but a transport error (e.g. the server closing the connection while a large body is still being
+    /// written, after answering 413) is returned instead of panicking.
+    pub fn try_send(&self, req: reqwest::RequestBuilder) -> Result<Reply, reqwest::Error> {
         self.rt.block_on(async {
-            let resp = req.timeout(Duration::from_secs(60)).send().await.expect("request sent");
+            let resp = req.timeout(Duration::from_secs(60)).send().await?;
             let status = resp.status().as_u16();
             let headers = resp.headers().clone();
             let body = resp.text().await.unwrap_or_default();
-            Reply { status, headers, body }
+            Ok(Reply { status, headers, body })
         })
     }
 
