@@ -229,14 +229,7 @@ fn a_call_is_recorded_decided_and_replays_to_the_same_decision() {
         assert!(api_events["events"].as_array().map(|a| a.len()).unwrap_or(0) >= kinds.len() - 1);
 
         // QA replay of the recording reproduces the decision (exit 0; 4 would be a mismatch).
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_facereview"))
-            .args(["replay", &dir.to_string_lossy()])
-            .env("FACEREVIEW_DATA", &server.data)
-            .output()
-            .expect("replay runs");
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "replay of {codec:?} call: {stderr}\n{}", String::from_utf8_lossy(&out.stdout));
-        assert!(stderr.contains("matches the live verdict"), "{stderr}");
+        common::server::assert_replay_matches(&server, &dir);
     }
 }
 
@@ -306,13 +299,7 @@ fn a_dropped_connection_rejoins_the_same_session_and_recording() {
     assert!(end1 > 3_000_000_000, "part 1 holds the first seconds: {rec}");
     assert!(start2 > end1, "part 2 continues the media clock after part 1: {rec}");
     // The question spans both parts on one clock, and the replay of both parts gives the same decision.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_facereview"))
-        .args(["replay", &dir.to_string_lossy()])
-        .env("FACEREVIEW_DATA", &server.data)
-        .output()
-        .expect("replay runs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success() && stderr.contains("matches the live verdict"), "{stderr}");
+    common::server::assert_replay_matches(&server, &dir);
 }
 
 /// A one-request HTTP server that records the body it receives.

@@ -79,14 +79,7 @@ fn run_call(codec: &str) {
     assert!(consent < peer, "{kinds:?}");
     assert!(events.contains("\"kind\":\"device\""), "the page's device info is logged");
 
-    let replay = Command::new(env!("CARGO_BIN_EXE_facereview"))
-        .args(["replay", &dir.to_string_lossy()])
-        .env("FACEREVIEW_DATA", &server.data)
-        .output()
-        .expect("replay runs");
-    let stderr = String::from_utf8_lossy(&replay.stderr);
-    assert!(replay.status.success(), "replay: {stderr}\n{}", String::from_utf8_lossy(&replay.stdout));
-    assert!(stderr.contains("matches the live verdict"), "{stderr}");
+    common::server::assert_replay_matches(&server, &dir);
 }
 
 #[test]

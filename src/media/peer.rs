@@ -1044,7 +1044,7 @@ fn reply_error(reply: &gst::StructureRef) -> Option<String> {
 }
 
 /// Emits a webrtcbin action that takes `(arg, GstPromise)` and waits for the reply (bounded).
-fn promise_call(
+pub(super) fn promise_call(
     webrtc: &gst::Element,
     step: &'static str,
     arg: &(impl ToValue + ?Sized),

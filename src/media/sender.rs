@@ -8,7 +8,7 @@
 //!
 //! May use `gstreamer*` and `crossbeam-channel`; nothing here is used by the server's live path.
 
-use super::peer::{PeerError, TWCC_URI};
+use super::peer::{PeerError, TWCC_URI, promise_call};
 use crossbeam_channel::Receiver;
 use gstreamer as gst;
 use gstreamer::prelude::*;
@@ -66,7 +66,6 @@ impl Default for SenderConfig {
     }
 }
 
-const STEP_TIMEOUT: Duration = Duration::from_secs(5);
 const GATHER_TIMEOUT: Duration = Duration::from_secs(3);
 const VIDEO_PT: u32 = 96;
 const AUDIO_PT: u32 = 111;
@@ -279,31 +278,6 @@ fn limit_chain(first: &gst::Element, limit: Duration) {
         info.flow_res = Err(gst::FlowError::Eos);
         gst::PadProbeReturn::Handled
     });
-}
-
-fn promise_call(
-    webrtc: &gst::Element,
-    step: &'static str,
-    arg: &(impl ToValue + ?Sized),
-) -> Result<Option<gst::Structure>, PeerError> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    let promise = gst::Promise::with_change_func(move |reply| {
-        let _ = tx.try_send(reply.map(|s| s.map(|s| s.to_owned())).map_err(|e| format!("{e:?}")));
-    });
-    webrtc.emit_by_name::<()>(step, &[&arg.to_value(), &promise]);
-    match rx.recv_timeout(STEP_TIMEOUT) {
-        Ok(Ok(reply)) => {
-            if let Some(e) = reply.as_ref().and_then(|r| r.get::<gst::glib::Error>("error").ok()) {
-                return Err(PeerError::Negotiation { step, message: e.to_string() });
-            }
-            Ok(reply)
-        }
-        Ok(Err(message)) => Err(PeerError::Negotiation { step, message }),
-        Err(_) => {
-            promise.interrupt();
-            Err(PeerError::Timeout(step))
-        }
-    }
 }
 
 impl Sender {

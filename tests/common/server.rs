@@ -197,3 +197,15 @@ pub fn wait_state(http: &Http, server: &ServerProc, id: &str, states: &[&str], t
         std::thread::sleep(Duration::from_millis(300));
     }
 }
+
+/// `facereview replay <session dir>` must succeed and report that its decision matches the live verdict.
+pub fn assert_replay_matches(server: &ServerProc, dir: &std::path::Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_facereview"))
+        .args(["replay", &dir.to_string_lossy()])
+        .env("FACEREVIEW_DATA", &server.data)
+        .output()
+        .expect("replay runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "replay of {}: {stderr}\n{}", dir.display(), String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains("matches the live verdict"), "{stderr}");
+}
