@@ -4,11 +4,15 @@
 //! (`infer`), and summarised into timestamped evidence (`replay`). Pure decision logic (`analysis::sampling`) takes
 //! inputs and media time as arguments; adapters (`media`, `infer`) own GStreamer and ONNX Runtime.
 
+pub mod adapt;
 pub mod analysis;
 pub mod analyzer;
+pub mod auth;
 pub mod checks;
 pub mod config;
+pub mod console;
 pub mod fusion;
+pub mod impair;
 pub mod infer;
 pub mod interview;
 pub mod location;

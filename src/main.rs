@@ -59,9 +59,26 @@ enum Cmd {
     /// Run the service: lender API, applicant page, WebRTC ingest, live analysis and verdicts (docs/live-protocol.md).
     Serve(ServeArgs),
     /// Voiceprints (encrypted at rest in the data folder): enrol applicants' voices and known fraud voices.
+    /// Enrolments and removals are recorded in the database and the audit log.
     Voices {
+        #[command(flatten)]
+        store: StoreArgs,
         #[command(subcommand)]
         cmd: VoicesCmd,
+    },
+    /// Reviewer console accounts (docs/console.md); every change is audit-logged.
+    Users {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: UsersCmd,
+    },
+    /// The audit log of the reviewer console.
+    Audit {
+        #[command(flatten)]
+        store: StoreArgs,
+        #[command(subcommand)]
+        cmd: AuditCmd,
     },
     /// Model manifest tools.
     Models {
@@ -111,9 +128,16 @@ struct ServeArgs {
     /// Offer 127.0.0.1 as an ICE candidate (for loopback-only hosts and tests).
     #[arg(long)]
     loopback: bool,
+    /// Bitrate adaptation: `on` (the controller steers the phone's sender) or `off` (plain WebRTC negotiation:
+    /// no actions and no start cap; the benchmark's baseline).
+    #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+    adapt: String,
     /// Start even when a model cannot be loaded (its evidence is then unavailable and the verdict handles it).
     #[arg(long)]
     allow_missing_models: bool,
+    /// Review deadline of a flagged session in the reviewer console, in hours from its verdict (due soon after 75 %).
+    #[arg(long, default_value_t = 24.0, env = "FACEREVIEW_REVIEW_SLA_HOURS")]
+    review_sla_hours: f64,
 }
 
 #[derive(Subcommand)]
@@ -147,7 +171,9 @@ fn main() {
     let cli = Cli::parse();
     let result = match cli.cmd {
         Cmd::Models { cmd: ModelsCmd::Verify } => models_verify(),
-        Cmd::Voices { cmd } => voices(cmd),
+        Cmd::Voices { store, cmd } => voices(store, cmd),
+        Cmd::Users { store, cmd } => users(store, cmd),
+        Cmd::Audit { store, cmd } => audit(store, cmd),
         Cmd::Serve(args) => serve(args),
         Cmd::Replay {
             file,
@@ -171,7 +197,7 @@ fn main() {
     };
     if let Err(e) = result {
         eprintln!("error: {e:#}");
-        std::process::exit(1);
+        std::process::exit(if e.downcast_ref::<UsageError>().is_some() { EXIT_USAGE } else { 1 });
     }
 }
 
@@ -380,6 +406,9 @@ fn serve(a: ServeArgs) -> Result<()> {
     use facereview::session::{SessionLimits, Shared};
     use std::sync::Arc;
     use std::time::Duration;
+    if !(a.review_sla_hours.is_finite() && a.review_sla_hours > 0.0 && a.review_sla_hours <= 24.0 * 365.0) {
+        bail!("--review-sla-hours must be a number of hours between 0 and 8760");
+    }
     let paths = Paths::from_env();
     let manifest = Manifest::load(&paths.manifest)?;
     let rt = Runtime::new(&paths.ort_lib, manifest)?;
@@ -422,6 +451,7 @@ fn serve(a: ServeArgs) -> Result<()> {
                 grace: Duration::from_secs(a.grace_s),
                 start_bitrate_kbps: Some(a.start_bitrate_kbps),
                 loopback: a.loopback,
+                adapt: a.adapt == "on",
                 ..Default::default()
             },
             manifest_path: paths.manifest.clone(),
@@ -435,6 +465,8 @@ fn serve(a: ServeArgs) -> Result<()> {
             public_url: a.public_url.clone().unwrap_or_else(|| format!("http://{local}")),
             data_dir: paths.data.clone(),
             web_dir: paths.root.join("web/applicant"),
+            console_web_dir: paths.root.join("web/console"),
+            review_sla_hours: a.review_sla_hours,
             api_key,
             max_sessions: a.max_sessions.max(1),
             max_offer_bytes: server::DEFAULT_MAX_OFFER,
@@ -443,6 +475,8 @@ fn serve(a: ServeArgs) -> Result<()> {
             retention_days: a.retention_days,
         };
         let state = AppState::new(cfg, shared);
+        // The first console admin (when there is no account yet), before anyone can connect.
+        server::bootstrap_console(&state).await.context("creating the first console account")?;
         eprintln!("facereview: serving on http://{local} (data in {})", paths.data.display());
         let shutdown = async {
             let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
@@ -559,9 +593,9 @@ fn print_summary(r: &ReplayReport) {
     }
 }
 
-fn voices(cmd: VoicesCmd) -> Result<()> {
+fn voices(args: StoreArgs, cmd: VoicesCmd) -> Result<()> {
     let paths = Paths::from_env();
-    let mut store = VoiceprintStore::open(&paths.data).context("opening the voiceprint store")?;
+    let mut store = VoiceprintStore::open(&args.data_dir()).context("opening the voiceprint store")?;
     match cmd {
         VoicesCmd::Enrol { id, file, blocked } => {
             let manifest = Manifest::load(&paths.manifest)?;
@@ -573,6 +607,8 @@ fn voices(cmd: VoicesCmd) -> Result<()> {
                 std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
             let source = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
             store.enrol(&id, kind, embedding, &source, seconds, now)?;
+            let record_kind = if blocked { "blocked" } else { "applicant" };
+            record_voiceprint(&args, &id, Some((record_kind, &file)))?;
             println!("enrolled `{id}` ({kind}) from {seconds:.1} s of audio");
         }
         VoicesCmd::List { json } => {
@@ -590,6 +626,7 @@ fn voices(cmd: VoicesCmd) -> Result<()> {
         }
         VoicesCmd::Remove { id } => {
             if store.remove(&id)? {
+                record_voiceprint(&args, &id, None)?;
                 println!("removed `{id}`");
             } else {
                 bail!("no voiceprint `{id}`");
@@ -597,4 +634,319 @@ fn voices(cmd: VoicesCmd) -> Result<()> {
         }
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Console accounts and the audit log (docs/console.md)
+
+/// Where the store and the data folder are, for the commands that need the database.
+#[derive(clap::Args)]
+struct StoreArgs {
+    /// Database URL: sqlite://FILE or postgres://... (default: SQLite in the data folder).
+    #[arg(long, env = "FACEREVIEW_DB", global = true)]
+    db: Option<String>,
+    /// The data folder (default: FACEREVIEW_DATA, else <home>/data); holds the audit head file.
+    #[arg(long, env = "FACEREVIEW_DATA", global = true)]
+    data: Option<std::path::PathBuf>,
+}
+
+impl StoreArgs {
+    fn data_dir(&self) -> std::path::PathBuf {
+        self.data.clone().unwrap_or_else(|| Paths::from_env().data)
+    }
+
+    async fn open(&self) -> Result<facereview::store::Store> {
+        match &self.db {
+            Some(url) => facereview::store::Store::open(url).await,
+            None => facereview::store::Store::open_default(&self.data_dir()).await,
+        }
+        .context("opening the store")
+    }
+}
+
+#[derive(Subcommand)]
+enum UsersCmd {
+    /// Add an account; the password comes from stdin (--password-stdin) or is generated and printed once.
+    Add {
+        /// 1-64 of a-z 0-9 . _ -
+        username: String,
+        /// reviewer, supervisor, qa or admin.
+        #[arg(long)]
+        role: String,
+        /// The name shown in the console (default: the username).
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password (12-256 characters) from stdin instead of generating one.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the accounts (no password hashes).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change an account's role.
+    SetRole { username: String, role: String },
+    /// Set a new password (from stdin with --password-stdin, else generated and printed once); clears a lockout.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Disable an account and end its console logins.
+    Disable { username: String },
+    /// Enable a disabled account (and clear a lockout).
+    Enable { username: String },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Recompute the audit log's hash chain and compare its newest entry with <data>/audit-head (exit 5 when the
+    /// log was changed).
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Exit status for a usage or validation error (bad username, role or password, unknown user ...).
+const EXIT_USAGE: i32 = 2;
+/// Exit status when the audit log fails verification.
+const EXIT_AUDIT_FAILED: i32 = 5;
+
+/// An error the user can fix by changing the command line; `main` exits with [`EXIT_USAGE`].
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage(message: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::Error::new(UsageError(message.to_string()))
+}
+
+/// Store refusals the user caused (invalid input, unknown or duplicate names) are usage errors.
+fn store_err(e: facereview::store::StoreError) -> anyhow::Error {
+    use facereview::store::StoreError;
+    match e {
+        StoreError::Invalid { .. } | StoreError::NotFound { .. } | StoreError::Conflict { .. } => usage(e),
+        e => anyhow::Error::new(e),
+    }
+}
+
+/// `cli:<unix user>`: `$USER` when it is a plain name, else the uid.
+fn cli_actor() -> String {
+    let user = std::env::var("USER").ok().filter(|u| {
+        !u.is_empty() && u.len() <= 64 && u.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    });
+    let user = user.unwrap_or_else(|| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map(|m| m.uid().to_string()).unwrap_or_else(|_| "unknown".into())
+    });
+    format!("cli:{user}")
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// The password from stdin (one trailing newline removed) checked against the policy, or a generated one.
+fn new_password(from_stdin: bool) -> Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((facereview::auth::generate_password()?, true));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).context("reading the password from stdin")?;
+    let password = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text).to_owned();
+    facereview::auth::check_password_policy(&password).map_err(usage)?;
+    Ok((password, false))
+}
+
+fn parse_role(role: &str) -> Result<facereview::auth::Role> {
+    role.parse().map_err(usage)
+}
+
+async fn audit_cli(
+    store: &facereview::store::Store,
+    data: &std::path::Path,
+    action: &str,
+    detail: serde_json::Value,
+) -> Result<()> {
+    let actor = cli_actor();
+    let entry =
+        facereview::store::NewAudit { t_ms: now_ms(), actor: &actor, action, session_id: None, detail: &detail };
+    store.append_audit_and_head(&entry, data).await.context("writing the audit log")?;
+    Ok(())
+}
+
+fn users(args: StoreArgs, cmd: UsersCmd) -> Result<()> {
+    use facereview::auth;
+    use facereview::store::{NewUser, UserUpdate};
+    // Everything the command line can get wrong is checked before the database is opened.
+    let (role, password) = match &cmd {
+        UsersCmd::Add { username, role, password_stdin, .. } => {
+            auth::validate_username(username).map_err(usage)?;
+            (Some(parse_role(role)?), Some(new_password(*password_stdin)?))
+        }
+        UsersCmd::SetRole { role, .. } => (Some(parse_role(role)?), None),
+        UsersCmd::Passwd { password_stdin, .. } => (None, Some(new_password(*password_stdin)?)),
+        _ => (None, None),
+    };
+    let data = args.data_dir();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = args.open().await?;
+        let print_generated = |username: &str, password: &Option<(String, bool)>| {
+            if let Some((p, true)) = password {
+                println!("password for `{username}` (shown once): {p}");
+            }
+        };
+        match cmd {
+            UsersCmd::Add { username, display_name, .. } => {
+                let role = role.context("role")?;
+                let display_name = display_name.unwrap_or_else(|| username.clone());
+                let hash = auth::hash_password(&password.as_ref().context("password")?.0)?;
+                let new =
+                    NewUser { username: &username, display_name: &display_name, role: role.as_str(), password_hash: &hash };
+                let user = store.create_user(&new, now_ms()).await.map_err(|e| match e {
+                    facereview::store::StoreError::Conflict { .. } => usage(format!("user `{username}` already exists")),
+                    e => store_err(e),
+                })?;
+                let detail = serde_json::json!({"username": user.username, "role": user.role, "display_name": user.display_name});
+                audit_cli(&store, &data, "user.add", detail).await?;
+                println!("added `{}` ({})", user.username, user.role);
+                print_generated(&username, &password);
+            }
+            UsersCmd::List { json } => {
+                let list = store.list_users().await?;
+                if json {
+                    println!("{}", serde_json::to_string_pretty(&list)?);
+                } else {
+                    let now = now_ms();
+                    println!("{:<24} {:<11} {:<10} display name", "username", "role", "status");
+                    for u in list {
+                        let status = if u.disabled {
+                            "disabled"
+                        } else if u.locked_until_ms.is_some_and(|t| t > now) {
+                            "locked"
+                        } else {
+                            "active"
+                        };
+                        println!("{:<24} {:<11} {:<10} {}", u.username, u.role, status, u.display_name);
+                    }
+                }
+            }
+            UsersCmd::SetRole { username, .. } => {
+                let role = role.context("role")?;
+                let before = store.user_by_name(&username).await?.ok_or_else(|| usage(format!("no user `{username}`")))?;
+                let update = UserUpdate { role: Some(role.as_str()), ..Default::default() };
+                let user = store.update_user(&username, &update, now_ms()).await.map_err(store_err)?;
+                let detail = serde_json::json!({"username": username, "from": before.role, "to": user.role});
+                audit_cli(&store, &data, "user.role", detail).await?;
+                println!("`{username}` is now {} (was {})", user.role, before.role);
+            }
+            UsersCmd::Passwd { username, .. } => {
+                let hash = auth::hash_password(&password.as_ref().context("password")?.0)?;
+                let update = UserUpdate { password_hash: Some(&hash), ..Default::default() };
+                store.update_user(&username, &update, now_ms()).await.map_err(store_err)?;
+                audit_cli(&store, &data, "user.passwd", serde_json::json!({"username": username})).await?;
+                println!("password of `{username}` changed");
+                print_generated(&username, &password);
+            }
+            UsersCmd::Disable { username } => set_disabled(&store, &data, &username, true).await?,
+            UsersCmd::Enable { username } => set_disabled(&store, &data, &username, false).await?,
+        }
+        store.close().await;
+        Ok(())
+    })
+}
+
+async fn set_disabled(
+    store: &facereview::store::Store,
+    data: &std::path::Path,
+    username: &str,
+    disabled: bool,
+) -> Result<()> {
+    let update = facereview::store::UserUpdate { disabled: Some(disabled), ..Default::default() };
+    store.update_user(username, &update, now_ms()).await.map_err(store_err)?;
+    let action = if disabled { "user.disable" } else { "user.enable" };
+    audit_cli(store, data, action, serde_json::json!({"username": username})).await?;
+    println!("`{username}` {}", if disabled { "disabled (its console logins ended)" } else { "enabled" });
+    Ok(())
+}
+
+fn audit(args: StoreArgs, cmd: AuditCmd) -> Result<()> {
+    let AuditCmd::Verify { json } = cmd;
+    let data = args.data_dir();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let v = runtime.block_on(async {
+        let store = args.open().await?;
+        let head = facereview::store::audit_head::read_head(&data);
+        let v = store.verify_audit_with_head(head).await.context("reading the audit log")?;
+        store.close().await;
+        Ok::<_, anyhow::Error>(v)
+    })?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else if v.ok {
+        println!("ok: {} entries", v.entries);
+    } else {
+        let at = v.first_bad_seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
+        println!("FAILED{at}: {}", v.problem.as_deref().unwrap_or("unknown problem"));
+    }
+    if !v.ok {
+        if !json {
+            eprintln!("error: the audit log failed verification ({} entries)", v.entries);
+        }
+        std::process::exit(EXIT_AUDIT_FAILED);
+    }
+    Ok(())
+}
+
+/// Records a voiceprint enrolment (or its removal) in the database and the audit log.
+fn record_voiceprint(args: &StoreArgs, id: &str, enrolled: Option<(&str, &std::path::Path)>) -> Result<()> {
+    use sha2::Digest;
+    let data = args.data_dir();
+    let hashes = match enrolled {
+        Some((_, file)) => {
+            let mut f = std::fs::File::open(file).with_context(|| format!("reading {}", file.display()))?;
+            let mut h = sha2::Sha256::new();
+            std::io::copy(&mut f, &mut h).with_context(|| format!("reading {}", file.display()))?;
+            let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            Some((hex(&h.finalize()), hex(&sha2::Sha256::digest(name.as_bytes()))))
+        }
+        None => None,
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    runtime.block_on(async {
+        let store = args.open().await?;
+        let actor = cli_actor();
+        match (enrolled, &hashes) {
+            (Some((kind, _)), Some((file_sha256, source_sha256))) => {
+                let e = facereview::store::NewVoiceprintEnrolment {
+                    id,
+                    kind,
+                    file_sha256,
+                    source_sha256: Some(source_sha256),
+                    created_at_ms: now_ms(),
+                    created_by: &actor,
+                };
+                store.put_voiceprint_enrolment(&e).await.context("recording the enrolment")?;
+                let detail = serde_json::json!({"id": id, "kind": kind, "file_sha256": file_sha256});
+                audit_cli(&store, &data, "voice.enrol", detail).await?;
+            }
+            _ => {
+                let existed = store.remove_voiceprint_enrolment(id).await.context("removing the enrolment record")?;
+                audit_cli(&store, &data, "voice.remove", serde_json::json!({"id": id, "had_record": existed})).await?;
+            }
+        }
+        store.close().await;
+        Ok(())
+    })
 }

@@ -81,7 +81,9 @@ fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
     let huge = json!({"applicant_ref": "A", "reference_photo_b64": "A".repeat(9 * 1024 * 1024)});
     // The server answers 413 as soon as it sees the size; it may close the connection before the client has
     // finished writing the body, which the client then reports as a broken pipe instead of the 413.
-    let req = http.client().post(format!("{base}/api/sessions")).bearer_auth(common::server::API_KEY).json(&huge);
+    // A client of its own, so the connection the server drops is never offered to the requests that follow.
+    let one_shot = reqwest::Client::builder().pool_max_idle_per_host(0).build().expect("client");
+    let req = one_shot.post(format!("{base}/api/sessions")).bearer_auth(common::server::API_KEY).json(&huge);
     match http.try_send(req) {
         Ok(r) => assert_eq!((r.status, r.json()["error"].as_str()), (413, Some("too_large")), "{}", r.body),
         Err(e) => assert!(e.is_request(), "refused while uploading: {e}"),

@@ -2,7 +2,8 @@
 //! and microphone made from the real test media (`testdata/build_fake_capture.sh`) joins through the applicant
 //! page, accepts consent, reports a location, is shown the questions and challenges, and hangs up when the server
 //! says the interview is done. The server records the call and decides; replaying the recording gives the same
-//! decision. Run with VP8 and with H.264.
+//! decision. Run with VP8 and with H.264, and once through the impairment relay with 10 % uplink loss, where the
+//! server's video jitterbuffer must ask for retransmissions and get them.
 
 mod common;
 
@@ -15,6 +16,31 @@ fn fake(name: &str) -> std::path::PathBuf {
     let p = common::root().join("testdata/fake").join(name);
     assert!(p.exists(), "{} is missing: run the README's set-up (testdata/build_fake_capture.sh)", p.display());
     p
+}
+
+/// Runs the applicant driver (fake camera and microphone) on `join_url` with `extra` arguments; returns its result
+/// line, which must say `ok`.
+fn drive(server: &ServerProc, join_url: &str, codec: &str, extra: &[&std::ffi::OsStr]) -> serde_json::Value {
+    let out = Command::new("node")
+        .arg(common::root().join("tests/e2e/applicant.mjs"))
+        .args(["--url", join_url, "--codec", codec, "--geo", "60.17193,24.94085,14", "--timeout-s", "150"])
+        .arg("--video")
+        .arg(fake("applicant.y4m"))
+        .arg("--audio")
+        .arg(fake("applicant.wav"))
+        .args(extra)
+        .output()
+        .expect("node runs the applicant driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no result line; stderr:\n{stderr}\nserver:\n{}", server.log()));
+    let r: serde_json::Value = serde_json::from_str(line).expect("result JSON");
+    assert_eq!(r["ok"], true, "{r}\nstderr:\n{stderr}\nserver:\n{}", server.log());
+    r
 }
 
 fn run_call(codec: &str) {
@@ -30,23 +56,7 @@ fn run_call(codec: &str) {
     });
     let (id, _token, join_url) = create_session(&http, &server, &body);
     let shots = server.data.join("shots");
-    let out = Command::new("node")
-        .arg(common::root().join("tests/e2e/applicant.mjs"))
-        .args(["--url", &join_url, "--codec", codec, "--geo", "60.17193,24.94085,14", "--timeout-s", "150"])
-        .arg("--video")
-        .arg(fake("applicant.y4m"))
-        .arg("--audio")
-        .arg(fake("applicant.wav"))
-        .arg("--screenshot")
-        .arg(&shots)
-        .output()
-        .expect("node runs the applicant driver");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().rev().find(|l| l.starts_with('{')).unwrap_or_else(|| {
-        panic!("no result line; stderr:\n{}\nserver:\n{}", String::from_utf8_lossy(&out.stderr), server.log())
-    });
-    let r: serde_json::Value = serde_json::from_str(line).expect("result JSON");
-    assert_eq!(r["ok"], true, "{r}\nstderr:\n{}\nserver:\n{}", String::from_utf8_lossy(&out.stderr), server.log());
+    let r = drive(&server, &join_url, codec, &["--screenshot".as_ref(), shots.as_os_str()]);
     assert_eq!(r["phase"], "done", "{r}");
     let want = if codec == "vp8" { "video/VP8" } else { "video/H264" };
     assert!(r["codec"].as_str().unwrap_or("").eq_ignore_ascii_case(want), "{r}");
@@ -90,4 +100,42 @@ fn chromium_call_with_vp8_is_recorded_decided_and_replayed() {
 #[test]
 fn chromium_call_with_h264_is_recorded_decided_and_replayed() {
     run_call("h264");
+}
+
+#[test]
+fn chromium_call_over_a_lossy_uplink_is_repaired_by_retransmission() {
+    let server = ServerProc::start("e2e-loss10", &[]);
+    let http = Http::new();
+    let body = json!({
+        "applicant_ref": "E2E-loss10",
+        "declared": {"name": "Isabella Cafe", "category": "restaurant_cafe_food", "lat": 60.171848, "lon": 24.940692},
+        "script": {
+            "questions": [{"id": "q1", "text": "What does your business sell?", "duration_s": 8}],
+            "challenges": [{"kind": "turn_left"}]
+        }
+    });
+    let (id, _token, join_url) = create_session(&http, &server, &body);
+    let relay =
+        ["--relay-cmd", env!("CARGO_BIN_EXE_facereview-impair"), "--relay-profile", "loss10", "--relay-seed", "3"];
+    let relay: Vec<&std::ffi::OsStr> = relay.iter().map(|a| a.as_ref()).collect();
+    drive(&server, &join_url, "vp8", &relay);
+    let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(120));
+    assert_eq!(s["state"], "verdict", "{s}");
+
+    // The receiver's stats (every 5 s in the event log): the video jitterbuffer asks for lost packets and most of
+    // them come back in time. Without retransmission every lost packet would cost a frame until the next keyframe.
+    let events = std::fs::read_to_string(server.data.join("sessions").join(&id).join("events.jsonl")).expect("events");
+    let last = events
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "stats")
+        .find_map(|e| e["data"]["stats"]["video_repair"].as_object().cloned())
+        .unwrap_or_else(|| panic!("no video_repair in the stats events:\n{events}"));
+    eprintln!("video repair: {last:?}");
+    assert_eq!(last["retransmission"], true, "{last:?}");
+    let requests = last["rtx_requests"].as_u64().unwrap_or(0);
+    let repaired = last["rtx_repaired"].as_u64().unwrap_or(0);
+    assert!(requests >= 10, "10 % loss over ~15 s of video asks for many packets: {last:?}");
+    assert!(repaired * 2 >= requests, "at least half of the requests repaired: {last:?}");
 }

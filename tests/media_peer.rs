@@ -191,7 +191,10 @@ fn check_call(codec: SendCodec, name: &str, expected_codec: &str) {
     assert_monotonic(&live);
     let first = live.first_video().min(live.audio[0].0);
     assert!(secs(first) < 0.1, "the timeline starts at the first media: {first}");
-    assert!(secs(live.first_video()) < 0.5 && secs(live.audio[0].0) < 0.5, "both tracks start near 0");
+    // Near 0, not at 0: on a loaded machine the first keyframe can miss the freshly linked decoder, and the
+    // receiver then asks for another (FIR), which costs one encoder round trip (seen: first video at ~0.55 s).
+    let (v0, a0) = (secs(live.first_video()), secs(live.audio[0].0));
+    assert!(v0 < 1.0 && a0 < 1.0, "both tracks start near 0: video {v0:.3} s, audio {a0:.3} s");
     assert!(info.complete, "the recording was finalised");
     assert_eq!(info.video_codec.as_deref(), Some(expected_codec));
     assert_eq!(info.audio_codec.as_deref(), Some("OPUS"));
@@ -505,7 +508,7 @@ fn resolution_change(codec: SendCodec, name: &str) {
     let dir = common::temp_dir(name);
     let path = dir.join("media-1.mkv");
     let mut call =
-        connect(&common::stream("live_two_speakers.webm"), sender_cfg(codec, Some(4)), peer_cfg(Some(&path)));
+        connect(&common::stream("live_two_speakers.webm"), sender_cfg(codec, Some(6)), peer_cfg(Some(&path)));
     let sender = call.sender.take().expect("sender");
     let mut live = Timeline::default();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -514,7 +517,8 @@ fn resolution_change(codec: SendCodec, name: &str) {
         if let Ok(ev) = call.media.recv_timeout(Duration::from_millis(50)) {
             live.push(ev);
         }
-        if !changed && live.video.len() >= 25 {
+        // Change early: on a loaded machine frames arrive late, and the resized ones must still come before EOS.
+        if !changed && live.video.len() >= 10 {
             sender.set_video_size(320, 240);
             changed = true;
         }
@@ -527,7 +531,11 @@ fn resolution_change(codec: SendCodec, name: &str) {
     let info = call.peer.stop().expect("stop");
     eprintln!("{name} events: {:?}", call.events.try_iter().collect::<Vec<_>>());
     live.extend(call.media.try_iter());
-    assert!(live.sizes.contains(&(480, 360)) && live.sizes.contains(&(320, 240)), "both sizes arrived live");
+    assert!(
+        live.sizes.contains(&(480, 360)) && live.sizes.contains(&(320, 240)),
+        "both sizes arrived live: {:?}",
+        live.sizes
+    );
     let rec = decode(&info.path.clone().expect("recording"));
     eprintln!("{name}: live {} frames, recording {} frames, sizes {:?}", live.video.len(), rec.video.len(), {
         let mut s = rec.sizes.clone();

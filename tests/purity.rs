@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 const PURE: &[&str] = &[
+    "src/adapt",
     "src/analysis",
     "src/checks",
     "src/location",

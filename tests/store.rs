@@ -5,10 +5,15 @@
 
 mod common;
 
+use facereview::auth::LoginPolicy;
+use facereview::auth::chain::{GENESIS, entry_hash};
 use facereview::store::{
-    Dialect, EvidenceRow, MIGRATIONS, Migration, MigrationSql, NewSession, SessionQuery, SessionState, Store,
-    StoreError, redacted_url, sqlite_url,
+    AssigneeFilter, AuditVerification, Dialect, EvidenceRow, INITIAL_ADMIN_FILE, LoginRow, MIGRATIONS, Migration,
+    MigrationSql, NewAudit, NewLogin, NewReviewDecision, NewSession, NewUser, NewVoiceprintEnrolment, QueueQuery,
+    QueueRow, QueueSort, QueueStatus, ReviewDecisionRow, SessionQuery, SessionState, Store, StoreError, UserRow,
+    UserUpdate, VoiceprintEnrolmentRow, audit_head, bootstrap_first_admin, redacted_url, sqlite_url,
 };
+use serde_json::json;
 use sha2::{Digest, Sha256};
 use std::future::Future;
 
@@ -88,20 +93,22 @@ async fn a_new_migration_applies_on_reopen(url: String) {
     assert_eq!(store.schema_version().await.unwrap(), v2.len() as i64);
     store.close().await;
 
-    // An older build (knowing only v1) refuses the newer database.
+    // An older build (knowing only the shipped migrations) refuses the newer database.
     let err = Store::open(&url).await.expect_err("older build on newer database");
     assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
     assert!(err.to_string().contains("newer database"), "{err}");
 
     // A shipped migration renamed: refused.
     let mut renamed = v2.clone();
-    renamed[1].name = "something_else";
+    let last = renamed.len() - 1;
+    renamed[last].name = "something_else";
     let err = Store::open_with_migrations(&url, &renamed).await.expect_err("renamed migration");
     assert!(matches!(err, StoreError::Schema { .. }), "{err:?}");
 
     // Versions with a gap: refused before touching the database.
     let mut gap = v2.clone();
-    gap[1].version = 5;
+    let last = gap.len() - 1;
+    gap[last].version = 99;
     assert!(matches!(Store::open_with_migrations(&url, &gap).await, Err(StoreError::Schema { .. })));
 
     // A failing migration rolls back entirely (its first statement too) and names itself without SQL.
@@ -115,21 +122,26 @@ async fn a_new_migration_applies_on_reopen(url: String) {
         },
     });
     let err = Store::open_with_migrations(&url, &bad).await.expect_err("broken migration");
-    assert!(matches!(err, StoreError::Migration { version: 3, name: "broken", .. }), "{err:?}");
+    let broken_version = v2.len() as i64 + 1;
+    assert!(
+        matches!(err, StoreError::Migration { version, name: "broken", .. } if version == broken_version),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(!text.contains("CREATE") && !text.contains("nonsense"), "no SQL in the message: {text}");
-    let store = Store::open_with_migrations(&url, &v2).await.expect("still at v2");
-    assert_eq!(store.schema_version().await.unwrap(), 2);
+    let store = Store::open_with_migrations(&url, &v2).await.expect("still at the extended list");
+    assert_eq!(store.schema_version().await.unwrap(), v2.len() as i64, "still at the extended list");
     store.close().await;
-    // half_done was rolled back: applying a fixed v3 that creates it again succeeds.
+    // half_done was rolled back: applying a fixed migration that creates it again succeeds.
     let mut fixed = v2.clone();
     fixed.push(Migration {
-        version: 3,
+        version: broken_version,
         name: "broken",
         sql: MigrationSql::Portable("CREATE TABLE half_done (id TEXT)"),
     });
-    let store = Store::open_with_migrations(&url, &fixed).await.expect("fixed v3 applies after the rollback");
-    assert_eq!(store.schema_version().await.unwrap(), 3);
+    let store =
+        Store::open_with_migrations(&url, &fixed).await.expect("the fixed migration applies after the rollback");
+    assert_eq!(store.schema_version().await.unwrap(), broken_version);
 }
 
 async fn sessions_round_trip(url: String) {
@@ -468,6 +480,816 @@ async fn errors_do_not_leak_secrets(url: String) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// Schema v2: accounts, logins, review, audit log, voiceprint enrolments
+
+/// A raw connection beside the store, for what the store refuses to do (tampering, v1-only writes).
+async fn raw(url: &str) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    sqlx::AnyConnection::connect(url).await.unwrap_or_else(|e| panic!("raw connect {}: {e}", redacted_url(url)))
+}
+
+async fn raw_exec(conn: &mut sqlx::AnyConnection, sql: &str) -> Result<u64, sqlx::Error> {
+    use sqlx::Executor;
+    conn.execute(sql).await.map(|r| r.rows_affected())
+}
+
+/// A cheap argon2 PHC string (the store checks the format, not the password).
+fn phc(tag: &str) -> String {
+    format!("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ${tag}")
+}
+
+async fn add_user(store: &Store, username: &str, role: &str) -> UserRow {
+    let hash = phc(username);
+    let new = NewUser { username, display_name: &format!("User {username}"), role, password_hash: &hash };
+    store.create_user(&new, 1_000).await.unwrap_or_else(|e| panic!("create {username}: {e}"))
+}
+
+async fn a_v1_database_migrates_to_v2(url: String) {
+    // A database as the previous release left it: only v1, with a session that has a verdict.
+    let v1 = Store::open_with_migrations(&url, &MIGRATIONS[..1]).await.expect("v1 only");
+    assert_eq!(v1.schema_version().await.unwrap(), 1);
+    v1.create_session(&new_session("s_old", 1_000, 900_000)).await.unwrap();
+    v1.create_session(&new_session("s_old_bad", 1_000, 900_000)).await.unwrap();
+    v1.create_session(&new_session("s_waiting", 1_000, 900_000)).await.unwrap();
+    v1.close().await;
+    let mut conn = raw(&url).await;
+    let verdict = r#"{"decision":"review","risk_score":0.625,"reasons":[{"code":"voice.second_speaker","decision":"review"},{"code":"liveness.blink","decision":"pass"},{"code":"location.absent","decision":"reject"}]}"#;
+    raw_exec(
+        &mut conn,
+        &format!(
+            "UPDATE sessions SET state = 'verdict', decision = 'review', decided_at_ms = 5000, verdict_json = '{verdict}' \
+             WHERE id = 's_old'"
+        ),
+    )
+    .await
+    .unwrap();
+    raw_exec(
+        &mut conn,
+        "UPDATE sessions SET state = 'verdict', decision = 'reject', decided_at_ms = 6000, \
+         verdict_json = 'not json at all' WHERE id = 's_old_bad'",
+    )
+    .await
+    .unwrap();
+    drop(conn);
+
+    // The new build migrates it; the old data stays and the queue columns are filled in from the verdict.
+    let store = open(&url).await;
+    assert_eq!(store.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(MIGRATIONS[1].name, "console_accounts_review_audit");
+    let old = store.queue_row("s_old").await.unwrap().expect("old session");
+    assert_eq!(old.session.verdict_json.as_deref(), Some(verdict));
+    assert_eq!(old.risk_score, Some(0.625));
+    assert_eq!(old.reason_codes.as_deref(), Some("voice.second_speaker location.absent"));
+    assert_eq!((old.review_status, old.assignee_username), (None, None));
+    let bad = store.queue_row("s_old_bad").await.unwrap().expect("bad verdict session");
+    assert_eq!((bad.risk_score, bad.reason_codes), (None, None), "unreadable verdicts are left empty");
+    let (items, total) = store.review_queue(&QueueQuery::default()).await.unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(items.iter().map(|i| i.session.id.as_str()).collect::<Vec<_>>(), ["s_old", "s_old_bad"]);
+    // Every v2 table works on the migrated database.
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let admin = add_user(&store, "ann", "admin").await;
+    let d = NewReviewDecision {
+        session_id: "s_old",
+        user_id: &admin.id,
+        action: "escalate",
+        reason: "needs a supervisor",
+        created_at_ms: 7_000,
+    };
+    assert_eq!(store.add_review_decision(&d).await.unwrap().seq, 1);
+    store.append_audit(&audit("system", "user.add", None, json!({"username": "ann"}))).await.unwrap();
+    assert!(store.verify_audit().await.unwrap().ok);
+    store.close().await;
+    // Reopening applies nothing more.
+    let again = open(&url).await;
+    assert_eq!(again.schema_version().await.unwrap(), MIGRATIONS.len() as i64);
+    assert_eq!(again.review_decisions("s_old").await.unwrap().len(), 1);
+}
+
+async fn users_round_trip(url: String) {
+    let store = open(&url).await;
+    assert_eq!(store.count_users().await.unwrap(), 0);
+    let hash = phc("ann");
+    let new = NewUser { username: "ann", display_name: "Ann Ö. Reviewer", role: "reviewer", password_hash: &hash };
+    let ann = store.create_user(&new, 1_000).await.unwrap();
+    assert!(ann.id.starts_with("u_") && ann.id.len() == 18, "{}", ann.id);
+    assert!(ann.id[2..].bytes().all(|b| b.is_ascii_hexdigit()), "{}", ann.id);
+    assert_eq!(
+        (&ann.username[..], &ann.display_name[..], &ann.role[..], ann.disabled, ann.failed_logins, ann.locked_until_ms),
+        ("ann", "Ann Ö. Reviewer", "reviewer", false, 0, None)
+    );
+    assert_eq!(store.user_by_name("ann").await.unwrap().as_ref(), Some(&ann));
+    assert_eq!(store.user_by_id(&ann.id).await.unwrap().as_ref(), Some(&ann));
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+    assert!(store.user_by_id("u_0000000000000000").await.unwrap().is_none());
+    let json = serde_json::to_value(&ann).unwrap();
+    assert!(json.get("password_hash").is_none(), "never serialised: {json}");
+    assert_eq!(json["role"], "reviewer");
+
+    // Duplicates conflict; bad names, roles, display names and hashes are refused before anything is written.
+    assert!(matches!(store.create_user(&new, 2_000).await, Err(StoreError::Conflict { what: "username" })));
+    for (username, display_name, role, hash) in [
+        ("Ann2", "x", "reviewer", phc("x")),
+        ("", "x", "reviewer", phc("x")),
+        ("bob", "x", "root", phc("x")),
+        ("bob", "x", "Admin", phc("x")),
+        ("bob", "   ", "qa", phc("x")),
+        ("bob", "tab\there", "qa", phc("x")),
+        ("bob", "x", "qa", "plain-password".to_owned()),
+        ("bob", "x", "qa", format!("{}\0", phc("x"))),
+    ] {
+        let new = NewUser { username, display_name, role, password_hash: &hash };
+        let err = store.create_user(&new, 1).await.expect_err("invalid user");
+        assert!(matches!(err, StoreError::Invalid { .. }), "{username:?} {role:?}: {err:?}");
+    }
+    assert_eq!(store.count_users().await.unwrap(), 1);
+
+    let boss = add_user(&store, "boss", "admin").await;
+    add_user(&store, "carl", "qa").await;
+    let names: Vec<_> = store.list_users().await.unwrap().into_iter().map(|u| u.username).collect();
+    assert_eq!(names, ["ann", "boss", "carl"]);
+    assert_eq!(store.count_users().await.unwrap(), 3);
+
+    // Updates: each field alone, others kept.
+    let u = store.update_user("ann", &UserUpdate { role: Some("supervisor"), ..Default::default() }, 5_000).await;
+    let u = u.unwrap();
+    assert_eq!((&u.role[..], &u.display_name[..], &u.password_hash[..]), ("supervisor", "Ann Ö. Reviewer", &hash[..]));
+    let new_hash = phc("ann-2");
+    let u = store
+        .update_user(
+            "ann",
+            &UserUpdate { display_name: Some("Ann"), password_hash: Some(&new_hash), ..Default::default() },
+            6_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!((&u.role[..], &u.display_name[..], &u.password_hash[..]), ("supervisor", "Ann", &new_hash[..]));
+    assert_eq!(u.created_at_ms, 1_000, "creation time kept");
+    let u = store.update_user("ann", &UserUpdate { disabled: Some(true), ..Default::default() }, 7_000).await.unwrap();
+    assert!(u.disabled);
+    assert!(store.user_by_name("ann").await.unwrap().unwrap().disabled);
+    let u = store.update_user("ann", &UserUpdate { disabled: Some(false), ..Default::default() }, 8_000).await.unwrap();
+    assert!(!u.disabled);
+    for bad in [
+        UserUpdate { role: Some("superuser"), ..Default::default() },
+        UserUpdate { display_name: Some(""), ..Default::default() },
+        UserUpdate { password_hash: Some("hunter2"), ..Default::default() },
+    ] {
+        assert!(matches!(store.update_user("ann", &bad, 9_000).await, Err(StoreError::Invalid { .. })), "{bad:?}");
+    }
+    assert!(matches!(
+        store.update_user("nobody", &UserUpdate { disabled: Some(true), ..Default::default() }, 1).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+
+    // The last enabled admin can be neither demoted nor disabled; with a second admin it can.
+    let demote = UserUpdate { role: Some("reviewer"), ..Default::default() };
+    let disable = UserUpdate { disabled: Some(true), ..Default::default() };
+    for change in [&demote, &disable] {
+        let err = store.update_user("boss", change, 9_000).await.expect_err("last admin");
+        assert!(matches!(err, StoreError::Invalid { .. }) && err.to_string().contains("admin"), "{err}");
+    }
+    let still = store.user_by_name("boss").await.unwrap().unwrap();
+    assert_eq!((&still.role[..], still.disabled), ("admin", false), "nothing changed");
+    // Changing someone else, or the admin's own display name, is fine with one admin.
+    store.update_user("carl", &disable, 9_000).await.unwrap();
+    store.update_user("boss", &UserUpdate { display_name: Some("Boss"), ..Default::default() }, 9_000).await.unwrap();
+    store.update_user("ann", &UserUpdate { role: Some("admin"), ..Default::default() }, 9_000).await.unwrap();
+    store.update_user("boss", &demote, 9_500).await.expect("another admin remains");
+    assert_eq!(boss.id, store.user_by_name("boss").await.unwrap().unwrap().id);
+    // Two demotions at once: exactly one wins, one enabled admin is left.
+    store.update_user("boss", &UserUpdate { role: Some("admin"), ..Default::default() }, 9_600).await.unwrap();
+    let (a, b) = tokio::join!(store.update_user("ann", &demote, 9_700), store.update_user("boss", &demote, 9_700));
+    assert!(a.is_ok() != b.is_ok(), "exactly one demotion succeeds: {a:?} {b:?}");
+    let admins = store.list_users().await.unwrap().into_iter().filter(|u| u.role == "admin" && !u.disabled).count();
+    assert_eq!(admins, 1);
+}
+
+async fn failed_logins_lock_and_reset(url: String) {
+    let store = open(&url).await;
+    let ann = add_user(&store, "ann", "reviewer").await;
+    let policy = LoginPolicy::default(); // 5 within 15 min, lock 15 min
+    let t0 = 10_000_000;
+    for i in 0..4 {
+        store.login_failed("ann", t0 + i * 1_000, &policy).await.unwrap();
+    }
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until_ms), (4, None));
+    store.login_failed("ann", t0 + 5_000, &policy).await.unwrap();
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until_ms), (5, Some(t0 + 5_000 + policy.lock_ms)));
+
+    // A success clears everything.
+    store.login_succeeded(&ann.id).await.unwrap();
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until_ms), (0, None));
+
+    // Failures spread beyond the window start a new count: never locked.
+    let mut t = t0 + 100_000;
+    for _ in 0..12 {
+        store.login_failed("ann", t, &policy).await.unwrap();
+        t += policy.failure_window_ms / 4 + 1;
+    }
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert!(u.failed_logins < 5 && u.locked_until_ms.is_none(), "{u:?}");
+
+    // Concurrent failures are all counted.
+    store.login_succeeded(&ann.id).await.unwrap();
+    let t1 = t + 10 * policy.failure_window_ms;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move { store.login_failed("ann", t1 + i, &LoginPolicy::default()).await.unwrap() })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!(u.failed_logins, 8);
+    assert!(u.locked_until_ms.is_some_and(|l| l >= t1 + policy.lock_ms), "{u:?}");
+
+    // A new password (an admin's reset) or enabling unlocks; an unknown username is a no-op.
+    let h = phc("new");
+    store.update_user("ann", &UserUpdate { password_hash: Some(&h), ..Default::default() }, t1 + 10).await.unwrap();
+    let u = store.user_by_name("ann").await.unwrap().unwrap();
+    assert_eq!((u.failed_logins, u.locked_until_ms), (0, None));
+    store.login_failed("nobody", t1, &policy).await.unwrap();
+    assert!(store.user_by_name("nobody").await.unwrap().is_none());
+}
+
+async fn logins_round_trip_and_expire(url: String) {
+    let store = open(&url).await;
+    let ann = add_user(&store, "ann", "reviewer").await;
+    let bob = add_user(&store, "bob", "supervisor").await;
+    add_user(&store, "root", "admin").await;
+    let login = |token: &'static str, user_id: &str, created: i64, expires: i64| {
+        (sha256_hex(token), user_id.to_owned(), format!("csrf-{token}"), created, expires)
+    };
+    let rows = [
+        login("a1", &ann.id, 1_000, 1_000 + 8 * 3_600_000),
+        login("a2", &ann.id, 2_000, 2_000 + 8 * 3_600_000),
+        login("b1", &bob.id, 3_000, 3_500),
+    ];
+    for (t, u, c, created, expires) in &rows {
+        let l =
+            NewLogin { token_sha256: t, user_id: u, csrf_token: c, created_at_ms: *created, expires_at_ms: *expires };
+        store.create_login(&l).await.unwrap();
+    }
+    let (l, u) = store.login_by_token(&sha256_hex("a1")).await.unwrap().expect("login");
+    assert_eq!(
+        l,
+        LoginRow {
+            token_sha256: sha256_hex("a1"),
+            user_id: ann.id.clone(),
+            csrf_token: "csrf-a1".into(),
+            created_at_ms: 1_000,
+            last_seen_ms: 1_000,
+            expires_at_ms: 1_000 + 8 * 3_600_000,
+        }
+    );
+    assert_eq!(u, ann);
+    assert!(store.login_by_token(&sha256_hex("nope")).await.unwrap().is_none());
+
+    // Same token again: conflict; unknown user: not found.
+    let l =
+        NewLogin { token_sha256: &rows[0].0, user_id: &ann.id, csrf_token: "x", created_at_ms: 1, expires_at_ms: 2 };
+    assert!(matches!(store.create_login(&l).await, Err(StoreError::Conflict { .. })));
+    let t = sha256_hex("ghost");
+    let l = NewLogin {
+        token_sha256: &t,
+        user_id: "u_ffffffffffffffff",
+        csrf_token: "x",
+        created_at_ms: 1,
+        expires_at_ms: 2,
+    };
+    assert!(matches!(store.create_login(&l).await, Err(StoreError::NotFound { what: "user" })));
+
+    // touch moves last_seen forward only.
+    store.touch_login(&sha256_hex("a1"), 50_000).await.unwrap();
+    store.touch_login(&sha256_hex("a1"), 40_000).await.unwrap();
+    assert_eq!(store.login_by_token(&sha256_hex("a1")).await.unwrap().unwrap().0.last_seen_ms, 50_000);
+
+    // Expired (b1 at 3500) and idle (a2, last seen 2000, idle 30 min) go; a1 (seen at 50 000) stays.
+    let now = 2_000 + 1_800_000;
+    assert_eq!(store.delete_expired_logins(now, 1_800_000).await.unwrap(), 2);
+    assert!(store.login_by_token(&sha256_hex("a1")).await.unwrap().is_some());
+    assert!(store.login_by_token(&sha256_hex("a2")).await.unwrap().is_none());
+    assert!(store.login_by_token(&sha256_hex("b1")).await.unwrap().is_none());
+    assert_eq!(store.delete_expired_logins(now, 1_800_000).await.unwrap(), 0);
+
+    // Logout deletes; deleting again is fine.
+    store.delete_login(&sha256_hex("a1")).await.unwrap();
+    store.delete_login(&sha256_hex("a1")).await.unwrap();
+    assert!(store.login_by_token(&sha256_hex("a1")).await.unwrap().is_none());
+
+    // Disabling a user ends their logins, and only theirs.
+    for (token, user) in [("a3", &ann.id), ("b2", &bob.id)] {
+        let t = sha256_hex(token);
+        let l =
+            NewLogin { token_sha256: &t, user_id: user, csrf_token: "c", created_at_ms: 1, expires_at_ms: i64::MAX };
+        store.create_login(&l).await.unwrap();
+    }
+    store.update_user("ann", &UserUpdate { disabled: Some(true), ..Default::default() }, 9).await.unwrap();
+    assert!(store.login_by_token(&sha256_hex("a3")).await.unwrap().is_none());
+    assert!(store.login_by_token(&sha256_hex("b2")).await.unwrap().is_some());
+}
+
+fn verdict_json(decision: &str, risk: f64, reasons: &[(&str, &str)]) -> String {
+    let reasons: Vec<_> = reasons.iter().map(|(c, d)| json!({"code": c, "decision": d, "text": "t"})).collect();
+    json!({"decision": decision, "risk_score": risk, "reasons": reasons}).to_string()
+}
+
+async fn review_decisions_are_numbered_per_session(url: String) {
+    let store = open(&url).await;
+    let ann = add_user(&store, "ann", "reviewer").await;
+    let sup = add_user(&store, "sup", "supervisor").await;
+    store.create_session(&new_session("s_r", 0, 1)).await.unwrap();
+    store.create_session(&new_session("s_other", 0, 1)).await.unwrap();
+    store.put_verdict("s_r", "review", &verdict_json("review", 0.4, &[("voice.x", "review")]), &[], 100).await.unwrap();
+
+    fn d<'a>(user: &'a str, action: &'a str, t: i64) -> NewReviewDecision<'a> {
+        NewReviewDecision {
+            session_id: "s_r",
+            user_id: user,
+            action,
+            reason: "checked the recording carefully",
+            created_at_ms: t,
+        }
+    }
+    let first = store.add_review_decision(&d(&ann.id, "escalate", 1_000)).await.unwrap();
+    assert_eq!(
+        first,
+        ReviewDecisionRow {
+            seq: 1,
+            action: "escalate".into(),
+            reason: "checked the recording carefully".into(),
+            user_id: ann.id.clone(),
+            username: "ann".into(),
+            display_name: "User ann".into(),
+            created_at_ms: 1_000,
+        }
+    );
+    let q = store.queue_row("s_r").await.unwrap().unwrap();
+    assert_eq!((q.review_status.as_deref(), q.reviewed_at_ms), (Some("escalated"), Some(1_000)));
+    let second = store.add_review_decision(&d(&sup.id, "approve", 2_000)).await.unwrap();
+    assert_eq!((second.seq, &second.username[..]), (2, "sup"));
+    assert_eq!(store.queue_row("s_r").await.unwrap().unwrap().review_status.as_deref(), Some("approved"));
+    store.add_review_decision(&d(&sup.id, "reject", 3_000)).await.unwrap();
+    assert_eq!(store.queue_row("s_r").await.unwrap().unwrap().review_status.as_deref(), Some("rejected"));
+
+    // Another session numbers from 1.
+    let other = NewReviewDecision { session_id: "s_other", ..d(&ann.id, "approve", 4_000) };
+    assert_eq!(store.add_review_decision(&other).await.unwrap().seq, 1);
+
+    // Concurrent decisions on one session get distinct, consecutive numbers.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let (store, user) = (store.clone(), sup.id.clone());
+            tokio::spawn(async move {
+                let d = NewReviewDecision {
+                    session_id: "s_r",
+                    user_id: &user,
+                    action: "escalate",
+                    reason: "concurrent review",
+                    created_at_ms: 10_000 + i,
+                };
+                store.add_review_decision(&d).await.unwrap().seq
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (4..=13).collect::<Vec<_>>());
+    let all = store.review_decisions("s_r").await.unwrap();
+    assert_eq!(all.iter().map(|r| r.seq).collect::<Vec<_>>(), (1..=13).collect::<Vec<_>>(), "oldest first");
+    assert_eq!(all[0], first);
+    assert!(store.review_decisions("s_none").await.unwrap().is_empty());
+
+    // Refusals: unknown action, empty reason, unknown session or user; nothing is written.
+    let bad_action = NewReviewDecision { action: "maybe", ..d(&ann.id, "approve", 1) };
+    assert!(matches!(store.add_review_decision(&bad_action).await, Err(StoreError::Invalid { .. })));
+    let empty = NewReviewDecision { reason: "   ", ..d(&ann.id, "approve", 1) };
+    assert!(matches!(store.add_review_decision(&empty).await, Err(StoreError::Invalid { .. })));
+    let no_session = NewReviewDecision { session_id: "s_nope", ..d(&ann.id, "approve", 1) };
+    assert!(matches!(store.add_review_decision(&no_session).await, Err(StoreError::NotFound { what: "session" })));
+    let no_user = d("u_0000000000000000", "approve", 1);
+    assert!(matches!(store.add_review_decision(&no_user).await, Err(StoreError::NotFound { what: "user" })));
+    assert_eq!(store.review_decisions("s_r").await.unwrap().len(), 13);
+    assert_eq!(store.queue_row("s_r").await.unwrap().unwrap().review_status.as_deref(), Some("escalated"));
+}
+
+async fn review_queue_filters_sorts_and_pages(url: String) {
+    let store = open(&url).await;
+    let ann = add_user(&store, "ann", "reviewer").await;
+    let bob = add_user(&store, "bob", "reviewer").await;
+    // id, decision (None = failed analysis), risk, reasons, verdict time
+    type Case<'a> = (&'a str, Option<&'a str>, f64, &'a [(&'a str, &'a str)], i64);
+    let cases: [Case; 7] = [
+        ("q_review_old", Some("review"), 0.30, &[("voice.second_speaker", "review")], 1_000),
+        ("q_reject", Some("reject"), 0.90, &[("identity.face_mismatch", "reject"), ("voice.x", "pass")], 2_000),
+        ("q_review_new", Some("review"), 0.55, &[("location.absent", "review"), ("voicex.other", "review")], 3_000),
+        ("q_pass", Some("pass"), 0.05, &[("liveness.blink", "pass")], 4_000),
+        ("q_failed", None, 0.0, &[], 5_000),
+        ("q_escalated", Some("review"), 0.40, &[("voice.second_speaker", "review")], 6_000),
+        ("q_decided", Some("reject"), 0.70, &[("liveness.screen", "reject")], 7_000),
+    ];
+    for (id, decision, risk, reasons, t) in cases {
+        store.create_session(&new_session(id, 100, 1_000_000)).await.unwrap();
+        match decision {
+            Some(d) => store.put_verdict(id, d, &verdict_json(d, risk, reasons), &[], t).await.unwrap(),
+            None => store.set_state(id, SessionState::Failed, t, Some("analysis failed")).await.unwrap(),
+        }
+    }
+    store.create_session(&new_session("q_waiting", 100, 1_000_000)).await.unwrap();
+    for (id, action) in [("q_escalated", "escalate"), ("q_decided", "reject")] {
+        let d =
+            NewReviewDecision { session_id: id, user_id: &ann.id, action, reason: "reviewed", created_at_ms: 9_000 };
+        store.add_review_decision(&d).await.unwrap();
+    }
+    store.set_assignee("q_reject", Some(&ann.id), 9_100).await.unwrap();
+    store.set_assignee("q_review_new", Some(&bob.id), 9_100).await.unwrap();
+    store.set_assignee("q_review_new", Some(&ann.id), 9_200).await.unwrap();
+    store.set_assignee("q_failed", Some(&bob.id), 9_200).await.unwrap();
+    store.set_assignee("q_failed", None, 9_300).await.unwrap();
+
+    // put_verdict filled the queue columns.
+    let r = store.queue_row("q_review_new").await.unwrap().unwrap();
+    assert_eq!(r.risk_score, Some(0.55));
+    assert_eq!(r.reason_codes.as_deref(), Some("location.absent voicex.other"));
+    assert_eq!((r.assignee_user_id.as_deref(), r.assignee_username.as_deref()), (Some(&ann.id[..]), Some("ann")));
+    let r = store.queue_row("q_reject").await.unwrap().unwrap();
+    assert_eq!(r.reason_codes.as_deref(), Some("identity.face_mismatch"), "pass reasons are not queue reasons");
+    assert_eq!(store.queue_row("q_pass").await.unwrap().unwrap().reason_codes, None);
+    assert!(store.queue_row("q_nope").await.unwrap().is_none());
+
+    let ids = |(rows, _): &(Vec<QueueRow>, i64)| rows.iter().map(|r| r.session.id.clone()).collect::<Vec<_>>();
+    let query = |f: fn(&mut QueueQuery)| {
+        let mut q = QueueQuery::default();
+        f(&mut q);
+        q
+    };
+    // Default: open (review/reject/failed, no reviewer decision), oldest verdict first.
+    let open_q = store.review_queue(&QueueQuery::default()).await.unwrap();
+    assert_eq!(ids(&open_q), ["q_review_old", "q_reject", "q_review_new", "q_failed"]);
+    assert_eq!(open_q.1, 4);
+    let r = store.review_queue(&query(|q| q.status = QueueStatus::Escalated)).await.unwrap();
+    assert_eq!(ids(&r), ["q_escalated"]);
+    assert_eq!(r.0[0].review_status.as_deref(), Some("escalated"));
+    assert_eq!(ids(&store.review_queue(&query(|q| q.status = QueueStatus::Decided)).await.unwrap()), ["q_decided"]);
+    let all = store.review_queue(&query(|q| q.status = QueueStatus::All)).await.unwrap();
+    assert_eq!(
+        ids(&all),
+        ["q_review_old", "q_reject", "q_review_new", "q_pass", "q_failed", "q_escalated", "q_decided"],
+        "everything with a verdict or a failed analysis; never a waiting session"
+    );
+
+    // Sorts.
+    assert_eq!(
+        ids(&store.review_queue(&query(|q| q.sort = QueueSort::AgeDesc)).await.unwrap()),
+        ["q_failed", "q_review_new", "q_reject", "q_review_old"]
+    );
+    let by_risk = store.review_queue(&query(|q| q.sort = QueueSort::RiskDesc)).await.unwrap();
+    assert_eq!(ids(&by_risk), ["q_reject", "q_review_new", "q_review_old", "q_failed"], "no risk score: last");
+    let by_risk = store.review_queue(&query(|q| q.sort = QueueSort::RiskAsc)).await.unwrap();
+    assert_eq!(ids(&by_risk), ["q_review_old", "q_review_new", "q_reject", "q_failed"]);
+
+    // Filters: decision, reason prefix (the start of any non-pass code, `_` literal), assignee.
+    assert_eq!(
+        ids(&store.review_queue(&query(|q| q.decision = Some("review".into()))).await.unwrap()),
+        ["q_review_old", "q_review_new"]
+    );
+    let by_reason = |prefix: &'static str| {
+        let mut q = QueueQuery { status: QueueStatus::All, ..Default::default() };
+        q.reason_prefix = Some(prefix.to_owned());
+        q
+    };
+    assert_eq!(
+        ids(&store.review_queue(&by_reason("voice.")).await.unwrap()),
+        ["q_review_old", "q_escalated"],
+        "voicex.other and the pass reason voice.x do not match"
+    );
+    assert_eq!(
+        ids(&store.review_queue(&by_reason("voice")).await.unwrap()),
+        ["q_review_old", "q_review_new", "q_escalated"]
+    );
+    assert_eq!(ids(&store.review_queue(&by_reason("VOICE.SECOND_")).await.unwrap()), ["q_review_old", "q_escalated"]);
+    assert!(store.review_queue(&by_reason("voice.second%")).await.unwrap().0.is_empty(), "% is literal");
+    assert!(store.review_queue(&by_reason("voice_")).await.unwrap().0.is_empty(), "_ is literal");
+    assert!(store.review_queue(&by_reason("speaker")).await.unwrap().0.is_empty(), "prefix, not substring");
+    assert_eq!(ids(&store.review_queue(&by_reason("liveness.screen")).await.unwrap()), ["q_decided"]);
+    assert_eq!(store.review_queue(&by_reason("")).await.unwrap().1, 7, "empty prefix: no filter");
+    let mine = QueueQuery { assignee: AssigneeFilter::User(ann.id.clone()), ..Default::default() };
+    assert_eq!(ids(&store.review_queue(&mine).await.unwrap()), ["q_reject", "q_review_new"]);
+    let nobody = QueueQuery { assignee: AssigneeFilter::Nobody, ..Default::default() };
+    assert_eq!(ids(&store.review_queue(&nobody).await.unwrap()), ["q_review_old", "q_failed"]);
+    let bobs = QueueQuery { assignee: AssigneeFilter::User(bob.id.clone()), ..Default::default() };
+    assert_eq!(store.review_queue(&bobs).await.unwrap().1, 0);
+
+    // Paging: total ignores the page.
+    let page = store.review_queue(&QueueQuery { limit: 2, offset: 1, ..Default::default() }).await.unwrap();
+    assert_eq!((ids(&page), page.1), (vec!["q_reject".to_owned(), "q_review_new".to_owned()], 4));
+    for bad in [
+        QueueQuery { limit: 0, ..Default::default() },
+        QueueQuery { limit: 1_001, ..Default::default() },
+        QueueQuery { offset: -1, ..Default::default() },
+        QueueQuery { decision: Some("approve' OR 1=1 --".into()), ..Default::default() },
+        QueueQuery { reason_prefix: Some("a b".into()), ..Default::default() },
+    ] {
+        assert!(matches!(store.review_queue(&bad).await, Err(StoreError::Invalid { .. })), "{bad:?}");
+    }
+
+    // Assigning: unknown session or user refused.
+    assert!(matches!(
+        store.set_assignee("q_nope", Some(&ann.id), 1).await,
+        Err(StoreError::NotFound { what: "session" })
+    ));
+    assert!(matches!(
+        store.set_assignee("q_reject", Some("u_0000000000000000"), 1).await,
+        Err(StoreError::NotFound { what: "user" })
+    ));
+    assert_eq!(store.queue_row("q_reject").await.unwrap().unwrap().assignee_username.as_deref(), Some("ann"));
+
+    // A re-run of the analysis updates the queue columns.
+    store
+        .put_verdict("q_reject", "review", &verdict_json("review", 0.2, &[("spoof.screen", "review")]), &[], 9_500)
+        .await
+        .unwrap();
+    let r = store.queue_row("q_reject").await.unwrap().unwrap();
+    assert_eq!((r.risk_score, r.reason_codes.as_deref()), (Some(0.2), Some("spoof.screen")));
+}
+
+fn audit<'a>(actor: &'a str, action: &'a str, session_id: Option<&'a str>, detail: serde_json::Value) -> NewAudit<'a> {
+    // Leaked: tests only, small.
+    let detail: &'static serde_json::Value = Box::leak(Box::new(detail));
+    NewAudit { t_ms: 1_700_000_000_000, actor, action, session_id, detail }
+}
+
+/// Drops one of the append-only triggers, the way an attacker with database access would.
+async fn drop_trigger(conn: &mut sqlx::AnyConnection, url: &str, name: &str) {
+    let sql = match Dialect::of_url(url).unwrap() {
+        Dialect::Sqlite => format!("DROP TRIGGER {name}"),
+        Dialect::Postgres => format!("DROP TRIGGER {name} ON audit_log"),
+    };
+    raw_exec(conn, &sql).await.expect("drop trigger");
+}
+
+async fn audit_log_chains_and_detects_tampering(url: String) {
+    let store = open(&url).await;
+    let empty = store.verify_audit().await.unwrap();
+    assert_eq!(empty, AuditVerification { ok: true, entries: 0, first_bad_seq: None, problem: None, head: None });
+    assert!(store.verify_audit_with_head(None).await.unwrap().ok, "an empty log needs no head");
+
+    let first =
+        store.append_audit(&audit("cli:root", "user.add", None, json!({"username": "ann", "role": "qa"}))).await;
+    let first = first.unwrap();
+    assert_eq!((first.seq, &first.prev_hash[..]), (1, GENESIS));
+    assert_eq!(
+        first.hash,
+        entry_hash(
+            GENESIS,
+            1,
+            1_700_000_000_000,
+            "cli:root",
+            "user.add",
+            None,
+            &json!({"username": "ann", "role": "qa"})
+        )
+    );
+    let second = store.append_audit(&audit("ann", "session.view", Some("s_1"), json!({}))).await.unwrap();
+    assert_eq!((second.seq, &second.prev_hash), (2, &first.hash));
+    for i in 3..=6 {
+        let sid = if i % 2 == 0 { Some("s_1") } else { Some("s_2") };
+        let e = audit(
+            "ann",
+            "recording.view",
+            sid,
+            json!({"part": i, "f": 0.1 + 0.2, "nested": {"b": [1, "x"], "a": null}}),
+        );
+        store.append_audit(&e).await.unwrap();
+    }
+
+    // Reading: newest first, per session, paged with before.
+    let all = store.audit_entries(None, None, 100).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [6, 5, 4, 3, 2, 1]);
+    assert_eq!(all[5], first, "detail and hashes read back as written");
+    assert_eq!(all[0].detail["nested"]["b"][1], "x");
+    let s1: Vec<_> = store.audit_entries(Some("s_1"), None, 100).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(s1, [6, 4, 2]);
+    let page: Vec<_> = store.audit_entries(None, Some(5), 2).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(page, [4, 3]);
+    let page: Vec<_> = store.audit_entries(Some("s_1"), Some(4), 10).await.unwrap().iter().map(|e| e.seq).collect();
+    assert_eq!(page, [2]);
+    assert!(matches!(store.audit_entries(None, None, 0).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(store.audit_entries(None, None, 1_001).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(store.append_audit(&audit("", "x", None, json!({}))).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(store.append_audit(&audit("a", "", None, json!({}))).await, Err(StoreError::Invalid { .. })));
+    assert!(matches!(store.append_audit(&audit("a\0", "x", None, json!({}))).await, Err(StoreError::Invalid { .. })));
+
+    let v = store.verify_audit().await.unwrap();
+    let last = all[0].clone();
+    assert_eq!(
+        v,
+        AuditVerification {
+            ok: true,
+            entries: 6,
+            first_bad_seq: None,
+            problem: None,
+            head: Some((6, last.hash.clone()))
+        }
+    );
+    // The head file's checks: current, lagging, missing, ahead, wrong hash.
+    assert!(store.verify_audit_with_head(Some((6, last.hash.clone()))).await.unwrap().ok);
+    assert!(store.verify_audit_with_head(Some((2, second.hash.clone()))).await.unwrap().ok, "a lagging head is fine");
+    let v = store.verify_audit_with_head(None).await.unwrap();
+    assert!(!v.ok && v.problem.as_deref().unwrap().contains("head file"), "{v:?}");
+    let v = store.verify_audit_with_head(Some((8, "a".repeat(64)))).await.unwrap();
+    assert_eq!((v.ok, v.first_bad_seq), (false, Some(7)), "{v:?}");
+    assert!(v.problem.as_deref().unwrap().contains("missing"), "{v:?}");
+    let v = store.verify_audit_with_head(Some((3, second.hash.clone()))).await.unwrap();
+    assert_eq!((v.ok, v.first_bad_seq), (false, Some(3)), "{v:?}");
+
+    // The database refuses UPDATE and DELETE while the triggers exist.
+    let mut conn = raw(&url).await;
+    let err = raw_exec(&mut conn, "UPDATE audit_log SET actor = 'mallory' WHERE seq = 2").await.expect_err("update");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    let err = raw_exec(&mut conn, "DELETE FROM audit_log WHERE seq = 6").await.expect_err("delete");
+    assert!(err.to_string().contains("append-only"), "{err}");
+    if Dialect::of_url(&url).unwrap() == Dialect::Postgres {
+        let err = raw_exec(&mut conn, "TRUNCATE audit_log").await.expect_err("truncate");
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+    assert!(store.verify_audit().await.unwrap().ok);
+
+    // With the update trigger dropped: a changed detail is found at its seq.
+    drop_trigger(&mut conn, &url, "audit_log_no_update").await;
+    raw_exec(&mut conn, "UPDATE audit_log SET detail_json = '{\"part\":99}' WHERE seq = 4").await.unwrap();
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!((v.ok, v.entries, v.first_bad_seq), (false, 6, Some(4)), "{v:?}");
+    assert!(v.problem.as_deref().unwrap().contains("entry 4"), "{v:?}");
+    // ... and re-hashing the changed entry shows at the next one's prev_hash.
+    let rehashed = entry_hash(
+        &all[3].hash,
+        4,
+        all[2].t_ms,
+        &all[2].actor,
+        &all[2].action,
+        all[2].session_id.as_deref(),
+        &json!({"part": 99}),
+    );
+    raw_exec(&mut conn, &format!("UPDATE audit_log SET hash = '{rehashed}' WHERE seq = 4")).await.unwrap();
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!((v.ok, v.first_bad_seq), (false, Some(5)), "{v:?}");
+    // Text that is not JSON is reported, not a failure of verification itself.
+    raw_exec(&mut conn, "UPDATE audit_log SET detail_json = 'oops' WHERE seq = 2").await.unwrap();
+    let v = store.verify_audit().await.unwrap();
+    assert_eq!((v.ok, v.first_bad_seq), (false, Some(2)), "{v:?}");
+}
+
+async fn audit_log_concurrent_appends_form_one_chain(url: String) {
+    let store = open(&url).await;
+    let dir = common::temp_dir(&format!("audit-concurrent-{}", Dialect::of_url(&url).unwrap()));
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, dir) = (store.clone(), dir.clone());
+            tokio::spawn(async move {
+                let actor = format!("user{i}");
+                let detail = json!({"i": i});
+                let e = NewAudit {
+                    t_ms: 1_000 + i,
+                    actor: &actor,
+                    action: "session.view",
+                    session_id: None,
+                    detail: &detail,
+                };
+                store.append_audit_and_head(&e, &dir).await.unwrap().seq
+            })
+        })
+        .collect();
+    let mut seqs = Vec::new();
+    for t in tasks {
+        seqs.push(t.await.unwrap());
+    }
+    seqs.sort();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+    let v = store.verify_audit().await.unwrap();
+    assert!(v.ok && v.entries == 20, "{v:?}");
+    // The head file ends at the newest entry, whatever order the appenders finished in.
+    let head = audit_head::read_head(&dir).expect("head written");
+    assert_eq!(Some(head.clone()), v.head);
+    assert!(store.verify_audit_with_head(Some(head)).await.unwrap().ok);
+
+    // Deleting the newest entry (delete trigger dropped) leaves a valid chain: only the head shows it.
+    let mut conn = raw(&url).await;
+    drop_trigger(&mut conn, &url, "audit_log_no_delete").await;
+    raw_exec(&mut conn, "DELETE FROM audit_log WHERE seq = 20").await.unwrap();
+    assert!(store.verify_audit().await.unwrap().ok, "the chain alone cannot tell");
+    let v = store.verify_audit_with_head(audit_head::read_head(&dir)).await.unwrap();
+    assert_eq!((v.ok, v.entries, v.first_bad_seq), (false, 19, Some(20)), "{v:?}");
+}
+
+async fn voiceprint_enrolments_round_trip(url: String) {
+    let store = open(&url).await;
+    let e = NewVoiceprintEnrolment {
+        id: "A-100",
+        kind: "applicant",
+        file_sha256: &sha256_hex("audio"),
+        source_sha256: Some(&sha256_hex("name.wav")),
+        created_at_ms: 1_000,
+        created_by: "cli:root",
+    };
+    store.put_voiceprint_enrolment(&e).await.unwrap();
+    let b = NewVoiceprintEnrolment { id: "fraud-7", kind: "blocked", source_sha256: None, ..e };
+    store.put_voiceprint_enrolment(&b).await.unwrap();
+    let list = store.list_voiceprint_enrolments().await.unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(
+        list[0],
+        VoiceprintEnrolmentRow {
+            id: "A-100".into(),
+            kind: "applicant".into(),
+            file_sha256: sha256_hex("audio"),
+            source_sha256: Some(sha256_hex("name.wav")),
+            created_at_ms: 1_000,
+            created_by: "cli:root".into(),
+        }
+    );
+    assert_eq!((&list[1].id[..], &list[1].kind[..], &list[1].source_sha256), ("fraud-7", "blocked", &None));
+    // Re-enrolling replaces.
+    let again = NewVoiceprintEnrolment { file_sha256: &sha256_hex("audio-2"), created_at_ms: 2_000, ..e };
+    store.put_voiceprint_enrolment(&again).await.unwrap();
+    let list = store.list_voiceprint_enrolments().await.unwrap();
+    assert_eq!((list.len(), &list[0].file_sha256, list[0].created_at_ms), (2, &sha256_hex("audio-2"), 2_000));
+    for bad in [
+        NewVoiceprintEnrolment { kind: "enrolled", ..e },
+        NewVoiceprintEnrolment { file_sha256: "abc", ..e },
+        NewVoiceprintEnrolment { source_sha256: Some("XYZ"), ..e },
+        NewVoiceprintEnrolment { id: "", ..e },
+        NewVoiceprintEnrolment { created_by: "", ..e },
+    ] {
+        assert!(matches!(store.put_voiceprint_enrolment(&bad).await, Err(StoreError::Invalid { .. })), "{bad:?}");
+    }
+    assert!(store.remove_voiceprint_enrolment("A-100").await.unwrap());
+    assert!(!store.remove_voiceprint_enrolment("A-100").await.unwrap());
+    assert_eq!(store.list_voiceprint_enrolments().await.unwrap().len(), 1);
+}
+
+async fn first_admin_is_bootstrapped_once(url: String) {
+    let store = open(&url).await;
+    let dir = common::temp_dir(&format!("bootstrap-{}", Dialect::of_url(&url).unwrap()));
+    // A stale file from an earlier database is replaced, not appended to or followed.
+    std::fs::write(dir.join(INITIAL_ADMIN_FILE), "old password\n").unwrap();
+    let path = bootstrap_first_admin(&store, &dir, 5_000).await.unwrap().expect("created");
+    assert_eq!(path, dir.join(INITIAL_ADMIN_FILE));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let password = text.trim_end();
+    assert_eq!(password.chars().count(), 24, "{text:?}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let admin = store.user_by_name("admin").await.unwrap().expect("admin");
+    assert_eq!((&admin.role[..], &admin.display_name[..], admin.disabled), ("admin", "Administrator", false));
+    assert!(facereview::auth::verify_password(password, &admin.password_hash), "the file holds the password");
+    let log = store.audit_entries(None, None, 10).await.unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(
+        (&log[0].actor[..], &log[0].action[..], &log[0].detail["username"]),
+        ("system", "user.add", &json!("admin"))
+    );
+    assert!(!log[0].detail.to_string().contains(password), "no password in the audit log");
+    assert_eq!(audit_head::read_head(&dir), Some((1, log[0].hash.clone())));
+    let names: Vec<_> =
+        std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(!names.iter().any(|n| n.ends_with(".tmp")), "no temporary files left: {names:?}");
+
+    // With an account present: nothing happens.
+    std::fs::remove_file(&path).unwrap();
+    assert_eq!(bootstrap_first_admin(&store, &dir, 6_000).await.unwrap(), None);
+    assert!(!path.exists());
+    assert_eq!(store.count_users().await.unwrap(), 1);
+}
+
+async fn first_admin_bootstrap_races_create_one_admin(url: String) {
+    let store = open(&url).await;
+    let dir = common::temp_dir(&format!("bootstrap-race-{}", Dialect::of_url(&url).unwrap()));
+    let (a, b, c) = tokio::join!(
+        bootstrap_first_admin(&store, &dir, 1),
+        bootstrap_first_admin(&store, &dir, 2),
+        bootstrap_first_admin(&store, &dir, 3)
+    );
+    let created = [a.unwrap(), b.unwrap(), c.unwrap()].into_iter().flatten().count();
+    assert_eq!(created, 1, "exactly one bootstrap creates the admin");
+    assert_eq!(store.count_users().await.unwrap(), 1);
+    let password = std::fs::read_to_string(dir.join(INITIAL_ADMIN_FILE)).unwrap();
+    let admin = store.user_by_name("admin").await.unwrap().unwrap();
+    assert!(facereview::auth::verify_password(password.trim_end(), &admin.password_hash));
+    assert_eq!(store.audit_entries(None, None, 10).await.unwrap().len(), 1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The two backends
 
 /// Declares the behaviours: one `#[tokio::test]` each on SQLite, and `postgres_suite` running them all on PostgreSQL.
@@ -528,6 +1350,17 @@ behaviours!(
     verdict_is_stored_in_one_transaction,
     list_and_count_filter_and_page,
     errors_do_not_leak_secrets,
+    a_v1_database_migrates_to_v2,
+    users_round_trip,
+    failed_logins_lock_and_reset,
+    logins_round_trip_and_expire,
+    review_decisions_are_numbered_per_session,
+    review_queue_filters_sorts_and_pages,
+    audit_log_chains_and_detects_tampering,
+    audit_log_concurrent_appends_form_one_chain,
+    voiceprint_enrolments_round_trip,
+    first_admin_is_bootstrapped_once,
+    first_admin_bootstrap_races_create_one_admin,
 );
 
 // ---------------------------------------------------------------------------------------------------------------

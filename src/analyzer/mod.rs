@@ -110,7 +110,19 @@ pub struct Analyzer {
     models: Vec<ModelState>,
     unavailable: BTreeMap<String, String>,
     signals: Arc<LiveSignals>,
+    ticks: Receiver<MediaTick>,
 }
+
+/// What arrived, when: one per decoded frame / audio chunk handed to the router (before any drop), for the live
+/// quality meter.
+#[derive(Clone, Copy, Debug)]
+pub enum MediaTick {
+    Video { arrival: std::time::Instant, pts: MediaTime, width: u32, height: u32 },
+    Audio { pts: MediaTime, duration: std::time::Duration },
+}
+
+/// Ticks kept for the consumer (a live session drains them every 200 ms; ~35 s of 30-fps video + audio).
+const TICK_QUEUE: usize = 4096;
 
 impl Analyzer {
     /// Loads every model (a required model that cannot be loaded is an error unless `require_models` is false)
@@ -177,9 +189,10 @@ impl Analyzer {
             .spawn(move || audio_worker(arx, audio_models, max_piece))
             .map_err(spawn_err)?;
         let s = signals.clone();
+        let (ttx, trx) = crossbeam_channel::bounded::<MediaTick>(TICK_QUEUE);
         let router = std::thread::Builder::new()
             .name("analysis-router".into())
-            .spawn(move || route(rx, stop_rx, vtx, atx, feed, &s))
+            .spawn(move || route(rx, stop_rx, vtx, atx, feed, &s, &ttx))
             .map_err(spawn_err)?;
         Ok(Analyzer {
             tx: Some(tx),
@@ -191,7 +204,13 @@ impl Analyzer {
             models: states,
             unavailable,
             signals,
+            ticks: trx,
         })
+    }
+
+    /// Arrival ticks of the media (see [`MediaTick`]); dropped when nobody drains them.
+    pub fn ticks(&self) -> Receiver<MediaTick> {
+        self.ticks.clone()
     }
 
     /// Where the source sends decoded media (clone it for each live peer).
@@ -257,12 +276,28 @@ fn route(
     atx: Sender<AudioChunk>,
     feed: Feed,
     signals: &LiveSignals,
+    ticks: &Sender<MediaTick>,
 ) {
     let deliver = |ev: MediaEvent| -> bool {
-        let t = match &ev {
-            MediaEvent::Video(f) => f.pts,
-            MediaEvent::Audio(a) => a.pts,
+        let (t, tick) = match &ev {
+            MediaEvent::Video(f) => (
+                f.pts,
+                MediaTick::Video {
+                    arrival: std::time::Instant::now(),
+                    pts: f.pts,
+                    width: f.image.width,
+                    height: f.image.height,
+                },
+            ),
+            MediaEvent::Audio(a) => (
+                a.pts,
+                MediaTick::Audio {
+                    pts: a.pts,
+                    duration: std::time::Duration::from_nanos(a.samples.len() as u64 * 1_000_000_000 / 16_000),
+                },
+            ),
         };
+        let _ = ticks.try_send(tick);
         signals.last_media_ns.fetch_max(t.0, Ordering::Relaxed);
         match (ev, feed) {
             (MediaEvent::Video(f), Feed::Block) => vtx.send(f).is_ok(),

@@ -41,6 +41,12 @@ pub struct LiveSignals {
     /// Frames and audio chunks dropped before analysis because a worker was behind (live only).
     pub video_dropped: AtomicU64,
     pub audio_dropped: AtomicU64,
+    /// The primary face of the last analysed frame, for the adaptation controller's hints: width as a fraction of
+    /// the frame width (‰, 0 = no face), mean skin luma (0-255, 0 = unknown) and centre motion per analysed
+    /// frame relative to the face width (‰, smoothed).
+    pub face_frac_milli: AtomicU64,
+    pub face_luma: AtomicU64,
+    pub face_motion_milli: AtomicU64,
 }
 
 /// Model ids whose absence is acceptable (operator-supplied).
@@ -170,6 +176,8 @@ pub(super) fn video_worker(
     block: bool,
 ) -> VideoObservations {
     let mut obs = VideoObservations::default();
+    let mut last_centre: Option<(f32, f32)> = None;
+    let mut motion = 0.0f32;
     for f in rx {
         obs.frames += 1;
         live.frames_analysed.fetch_add(1, Ordering::Relaxed);
@@ -203,8 +211,24 @@ pub(super) fn video_worker(
                 }
             }
             let p = primary(&faces);
-            if p.is_some() {
+            if let Some(p) = p {
                 live.last_face_ns.store(t.0.max(1), Ordering::Relaxed);
+                let frac = p.bbox.w / img.width.max(1) as f32;
+                live.face_frac_milli.store((frac * 1000.0).clamp(1.0, 1000.0) as u64, Ordering::Relaxed);
+                let c = (p.bbox.x + p.bbox.w / 2.0, p.bbox.y + p.bbox.h / 2.0);
+                if let Some(l) = last_centre {
+                    let d = ((c.0 - l.0).powi(2) + (c.1 - l.1).powi(2)).sqrt() / p.bbox.w.max(1.0);
+                    motion = 0.8 * motion + 0.2 * d;
+                    live.face_motion_milli.store((motion * 1000.0) as u64, Ordering::Relaxed);
+                }
+                last_centre = Some(c);
+                if let Some(rgb) = obs.mesh.last().filter(|m| m.t == t).and_then(|m| m.skin_rgb) {
+                    let luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+                    live.face_luma.store(luma.clamp(1.0, 255.0) as u64, Ordering::Relaxed);
+                }
+            } else {
+                live.face_frac_milli.store(0, Ordering::Relaxed);
+                last_centre = None;
             }
             obs.faces.push(FaceSample {
                 t,

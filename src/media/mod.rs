@@ -7,10 +7,11 @@ pub mod decode;
 pub mod peer;
 pub mod sender;
 pub mod stats;
+pub mod still;
 
 pub use decode::{AudioChunk, Backpressure, DecodeOptions, Decoder, MediaEvent, MediaInfo, VideoFrame};
 pub use peer::{OfferSummary, Peer, PeerConfig, PeerCounters, PeerError, PeerEvent, RecordingInfo, inspect_offer};
-pub use stats::{InboundStats, PeerStats};
+pub use stats::{InboundStats, PeerStats, RepairStats};
 
 use std::path::PathBuf;
 

@@ -10,7 +10,8 @@
 //! Non-trickle: [`Peer::answer`] sets the offer, adds one `Recvonly` transceiver per offered audio/video m-line in
 //! order (caps from the offer's chosen payload type, renamed `application/x-rtp`, plus the offer's transport-cc
 //! `extmap` id and `rtcp-fb` nack / nack pli / ccm fir / transport-cc; `do-nack` on video so RTX is answered),
-//! creates the answer, adds `b=AS` on video and makes sure Opus carries `useinbandfec=1`, sets it, waits for ICE
+//! turns retransmission requests on in the video jitterbuffers (webrtcbin 1.22 leaves them off under bundle; see
+//! `Repair`), creates the answer, adds `b=AS` on video and makes sure Opus carries `useinbandfec=1`, sets it, waits for ICE
 //! gathering and returns the answer with its candidates. One video codec is answered: the first acceptable one in
 //! the offer's order (VP8, or H.264 with packetization-mode 1 in a baseline / main / high profile).
 //!
@@ -57,7 +58,7 @@ use gstreamer_video as gst_video;
 use gstreamer_webrtc as gst_webrtc;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -138,6 +139,8 @@ pub struct OfferedMedia {
     pub chosen_codec: Option<String>,
     /// The id of the transport-cc header extension, if offered on this m-line.
     pub twcc_id: Option<u32>,
+    /// The SSRCs the offer announces for this m-line (`a=ssrc`: media and RTX), in offer order.
+    pub ssrcs: Vec<u32>,
 }
 
 /// What an offer contains and what the answer will accept.
@@ -210,6 +213,18 @@ fn media_twcc_id(media: &gst_sdp::SDPMediaRef) -> Option<u32> {
     })
 }
 
+fn media_ssrcs(media: &gst_sdp::SDPMediaRef) -> Vec<u32> {
+    let mut out = Vec::new();
+    for a in media.attributes().filter(|a| a.key() == "ssrc") {
+        if let Some(ssrc) = a.value().and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse::<u32>().ok())
+            && !out.contains(&ssrc)
+        {
+            out.push(ssrc);
+        }
+    }
+    out
+}
+
 fn payload_types(media: &gst_sdp::SDPMediaRef) -> Vec<u8> {
     media.formats().filter_map(|f| f.trim().parse::<u8>().ok()).filter(|pt| *pt < 128).collect()
 }
@@ -261,6 +276,7 @@ fn summarise(msg: &gst_sdp::SDPMessageRef) -> Result<OfferSummary, PeerError> {
             chosen_pt: None,
             chosen_codec: None,
             twcc_id: media_twcc_id(media),
+            ssrcs: media_ssrcs(media),
         };
         if let Some(kind) = kind {
             let pts = payload_types(media);
@@ -429,7 +445,11 @@ pub struct PeerConfig {
     pub ice_gather_timeout: Duration,
     /// A recorded track that has not started this long after the first media is dropped from the recording.
     pub track_start_timeout: Duration,
-    /// Jitterbuffer latency, ms.
+    /// Jitterbuffer latency, ms: how long a missing packet is waited for. It must cover a retransmission's round
+    /// trip on a mobile uplink (150-400 ms through a full bottleneck queue, measured through the impairment relay's
+    /// `kbps150_loss5`) plus a late-starting stream's lag (see `Repair::new_jitterbuffer`), or repairs arrive
+    /// late. Nothing here is interactive — analysis runs on the media clock — so the delay costs only that much
+    /// later prompts.
     pub latency_ms: u32,
 }
 
@@ -443,7 +463,7 @@ impl Default for PeerConfig {
             loopback: false,
             ice_gather_timeout: Duration::from_secs(3),
             track_start_timeout: Duration::from_secs(4),
-            latency_ms: 200,
+            latency_ms: 800,
         }
     }
 }
@@ -541,6 +561,90 @@ struct Track {
     rec_ever: AtomicBool,
 }
 
+/// rtpbin's jitterbuffers by SSRC, and which SSRCs carry video. webrtcbin 1.22 is meant to set
+/// `do-retransmission` from the transceiver's `do-nack` when rtpbin makes a jitterbuffer, but under bundle it does
+/// not find the transceiver for our streams and leaves it off (measured: the video jitterbuffer read `false` and
+/// the receiver never sent a NACK). Video jitterbuffers get it here instead — by the offer's `a=ssrc` lines as
+/// soon as they appear, or by the video pad's SSRC when the offer had none.
+#[derive(Default)]
+struct Repair {
+    video_ssrcs: Mutex<Vec<u32>>,
+    /// SSRC, jitterbuffer, and the `ts-offset` (ns) it was given.
+    buffers: Mutex<Vec<(u32, gst::glib::WeakRef<gst::Element>, u64)>>,
+    /// Running time of the first packet of the first stream (ns): every stream's `ts-offset`.
+    first_arrival: Mutex<Option<u64>>,
+}
+
+impl Repair {
+    fn new(summary: &OfferSummary) -> Repair {
+        let video = summary.media.iter().filter(|m| m.kind == Some(Kind::Video)).flat_map(|m| m.ssrcs.iter().copied());
+        Repair { video_ssrcs: Mutex::new(video.collect()), buffers: Mutex::default(), first_arrival: Mutex::default() }
+    }
+
+    fn enable(jb: &gst::Element) {
+        // Ask only for packets seen missing (a gap in sequence numbers), not for ones merely expected by now:
+        // video is bursty at low rates, and guessing the next packet's arrival would send NACKs for nothing.
+        jb.set_property("do-retransmission", true);
+        jb.set_property("rtx-next-seqnum", false);
+    }
+
+    /// rtpbin made a jitterbuffer for `ssrc`: its first packet is arriving now (`now`, the pipeline's running time).
+    fn new_jitterbuffer(&self, jb: &gst::Element, ssrc: u32, now: Option<gst::ClockTime>) {
+        // In `buffer-mode=none` the jitterbuffer's own timeline starts at 0 at a stream's first packet, whatever
+        // the running time, and it judges a missing packet against the running time: a call whose media started
+        // 0.6 s into the pipeline had every gap "already too late", declared lost at once and never asked for
+        // (measured with GST_DEBUG=rtpjitterbuffer:6). Every stream is offset by the running time of the call's
+        // first packet — the same for all, so audio/video alignment and the media clock (relative to the peer's
+        // origin) do not change. A stream that starts later (video after its first keyframe, typically
+        // 0.1-0.3 s) is still judged that much late, which the latency leaves room for.
+        let offset = {
+            let mut first = self.first_arrival.lock().map(|f| *f).unwrap_or(None);
+            if first.is_none() {
+                first = now.map(|n| n.nseconds().min(i64::MAX as u64));
+                if let Ok(mut f) = self.first_arrival.lock() {
+                    *f = first;
+                }
+            }
+            first.unwrap_or(0)
+        };
+        if offset > 0 {
+            jb.set_property("ts-offset", offset as i64);
+        }
+        if self.video_ssrcs.lock().map(|v| v.contains(&ssrc)).unwrap_or(false) {
+            Self::enable(jb);
+        }
+        if let Ok(mut b) = self.buffers.lock() {
+            b.retain(|(_, w, _)| w.upgrade().is_some());
+            b.push((ssrc, jb.downgrade(), offset));
+        }
+    }
+
+    fn find(&self, ssrc: u32) -> Option<gst::Element> {
+        let b = self.buffers.lock().ok()?;
+        b.iter().rev().find(|(s, _, _)| *s == ssrc).and_then(|(_, w, _)| w.upgrade())
+    }
+
+    /// The video track's SSRC is known (its pad appeared).
+    fn video_ssrc(&self, ssrc: u32) {
+        if let Ok(mut v) = self.video_ssrcs.lock()
+            && !v.contains(&ssrc)
+        {
+            v.push(ssrc);
+        }
+        if let Some(jb) = self.find(ssrc)
+            && !jb.property::<bool>("do-retransmission")
+        {
+            Self::enable(&jb);
+        }
+    }
+
+    fn stats(&self, ssrc: u32) -> Option<super::stats::RepairStats> {
+        let jb = self.find(ssrc)?;
+        let on = jb.property::<bool>("do-retransmission");
+        Some(super::stats::parse_jitterbuffer_stats(&jb.property::<gst::Structure>("stats"), on))
+    }
+}
+
 /// Wakes `stop` up.
 #[derive(Debug)]
 enum Note {
@@ -565,6 +669,7 @@ struct Shared {
     rec_error: OnceLock<String>,
     tracks: [Track; 2],
     notes: Sender<Note>,
+    repair: Arc<Repair>,
 }
 
 impl Shared {
@@ -697,9 +802,22 @@ impl Peer {
         pipeline.add(&webrtc).map_err(|e| perr("add webrtcbin", e))?;
         // The media clock (see the module doc): timestamps from the sender's RTP clock, no RTCP lip-sync jumps.
         let rtpbin = webrtc.downcast_ref::<gst::Bin>().and_then(|b| b.by_name("rtpbin"));
+        let repair = Arc::new(Repair::new(&summary));
         if let Some(rtpbin) = &rtpbin {
             rtpbin.set_property_from_str("buffer-mode", "none");
             rtpbin.set_property("max-ts-offset", 1i64);
+            // Runs after webrtcbin's own handler (connected when webrtcbin was built), so its setting wins.
+            let repair = repair.clone();
+            let weak = pipeline.downgrade();
+            rtpbin.connect("new-jitterbuffer", false, move |args| {
+                if let (Some(Ok(jb)), Some(Ok(ssrc))) =
+                    (args.get(1).map(|v| v.get::<gst::Element>()), args.get(3).map(|v| v.get::<u32>()))
+                {
+                    let now = weak.upgrade().and_then(|p| p.current_running_time());
+                    repair.new_jitterbuffer(&jb, ssrc, now);
+                }
+                None
+            });
         }
 
         let (notes_tx, notes_rx) = crossbeam_channel::bounded(64);
@@ -759,6 +877,7 @@ impl Peer {
             rec_error: OnceLock::new(),
             tracks,
             notes: notes_tx,
+            repair,
         });
 
         connect_state_signals(&webrtc, &shared);
@@ -912,6 +1031,7 @@ impl Peer {
         stats.frames_decoded = c.video_frames.load(Ordering::Relaxed);
         stats.audio_chunks = c.audio_chunks.load(Ordering::Relaxed);
         stats.dropped = c.dropped.load(Ordering::Relaxed);
+        stats.video_repair = ssrc(Kind::Video).and_then(|v| self.shared.repair.stats(v));
         Some(stats)
     }
 
@@ -1177,6 +1297,9 @@ fn link_incoming(pipeline: &gst::Pipeline, pad: &gst::Pad, sh: &Arc<Shared>) -> 
     let t = sh.track(kind);
     if let Some(ssrc) = ssrc {
         t.ssrc.store(ssrc as u64, Ordering::Relaxed);
+        if kind == Kind::Video {
+            sh.repair.video_ssrc(ssrc);
+        }
     }
     let _ = t.codec.set(enc.clone());
 

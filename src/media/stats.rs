@@ -55,6 +55,36 @@ pub struct PeerStats {
     /// Transport totals (all streams, RTCP included), when reported.
     pub transport_bytes_received: Option<u64>,
     pub transport_bytes_sent: Option<u64>,
+    /// The video jitterbuffer's own counters (retransmission requests and repairs), when it was found.
+    pub video_repair: Option<RepairStats>,
+}
+
+/// Loss repair on one received stream, from its `rtpjitterbuffer`'s `stats` (cumulative).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct RepairStats {
+    /// Whether the jitterbuffer asks for retransmissions (NACK) at all.
+    pub retransmission: bool,
+    /// Retransmission requests sent (each becomes a NACK entry), and retransmitted packets that arrived in time.
+    pub rtx_requests: u64,
+    pub rtx_repaired: u64,
+    /// Packets given up as lost, and packets that arrived too late to be used.
+    pub lost: u64,
+    pub late: u64,
+    /// Mean round trip of a retransmission, seconds, when measured.
+    pub rtx_rtt_s: Option<f64>,
+}
+
+/// Parses an `rtpjitterbuffer`'s `stats` structure.
+pub fn parse_jitterbuffer_stats(s: &gst::StructureRef, retransmission: bool) -> RepairStats {
+    let n = |f: &str| num(s, f).map(|x| x.max(0.0) as u64).unwrap_or(0);
+    RepairStats {
+        retransmission,
+        rtx_requests: n("rtx-count"),
+        rtx_repaired: n("rtx-success-count"),
+        lost: n("num-lost"),
+        late: n("num-late"),
+        rtx_rtt_s: num(s, "rtx-rtt").filter(|x| *x > 0.0).map(|ns| ns / 1e9),
+    }
 }
 
 /// Reads a numeric field whatever integer/float type GStreamer used for it.
@@ -258,5 +288,24 @@ mod tests {
         assert_eq!(audio.remote_packets_sent, Some(205));
         assert!(parse_session_source(&session, 7).is_none(), "our own sources are not inbound");
         assert!(parse_session_source(&session, 8).is_none());
+    }
+
+    #[test]
+    fn jitterbuffer_stats_give_the_repair_counters() {
+        gst::init().expect("gstreamer");
+        let s = gst::Structure::builder("application/x-rtp-jitterbuffer-stats")
+            .field("num-pushed", 900u64)
+            .field("num-lost", 4u64)
+            .field("num-late", 2u64)
+            .field("rtx-count", 31u64)
+            .field("rtx-success-count", 27u64)
+            .field("rtx-rtt", 42_000_000u64)
+            .build();
+        let r = parse_jitterbuffer_stats(&s, true);
+        assert_eq!((r.rtx_requests, r.rtx_repaired, r.lost, r.late), (31, 27, 4, 2));
+        assert!(r.retransmission);
+        assert!((r.rtx_rtt_s.expect("rtt") - 0.042).abs() < 1e-9);
+        let empty = parse_jitterbuffer_stats(&gst::Structure::new_empty("x"), false);
+        assert_eq!(empty, RepairStats::default());
     }
 }

@@ -65,29 +65,8 @@ pub async fn static_file(State(state): State<Arc<AppState>>, Path(path): Path<St
 }
 
 async fn serve_file(state: &AppState, rel: &str) -> Result<Response, ApiError> {
-    let safe = !rel.is_empty()
-        && rel.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains('\\'))
-        && rel.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b));
-    if !safe {
-        return Err(ApiError::not_found("file"));
-    }
-    let path = state.cfg.web_dir.join(rel);
-    let bytes = tokio::fs::read(&path).await.map_err(|_| ApiError::not_found("file"))?;
-    let mime = match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "json" => "application/json",
-        _ => "application/octet-stream",
-    };
+    let (bytes, mime) = super::read_web_file(&state.cfg.web_dir, rel).await?;
     Ok(([(header::CONTENT_TYPE, mime), (header::CACHE_CONTROL, "no-cache")], bytes).into_response())
-}
-
-fn business_name(row: &SessionRow) -> Option<String> {
-    let req: Value = serde_json::from_str(&row.request_json).ok()?;
-    req["declared"]["name"].as_str().map(str::to_owned)
 }
 
 pub async fn join_info(State(state): State<Arc<AppState>>, Path(token): Path<String>) -> Result<Json<Value>, ApiError> {
@@ -96,7 +75,7 @@ pub async fn join_info(State(state): State<Arc<AppState>>, Path(token): Path<Str
     Ok(Json(json!({
         "state": row.state,
         "joined": row.resume_key_sha256.is_some(),
-        "business_name": business_name(&row),
+        "business_name": crate::console::queue::business_name(&row.request_json),
         "expires_at_ms": row.expires_at_ms,
         "consent": {
             "version": CONSENT_VERSION,

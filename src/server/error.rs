@@ -46,7 +46,13 @@ impl From<crate::store::StoreError> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, axum::Json(json!({"error": self.code, "message": self.message}))).into_response()
+        let mut r = (self.status, axum::Json(json!({"error": self.code, "message": self.message}))).into_response();
+        if self.status == StatusCode::PAYLOAD_TOO_LARGE {
+            // The rest of the body was not read: the connection cannot carry another request, so tell the client
+            // not to reuse it (a client that does sees its next request fail with a truncated reply).
+            r.headers_mut().insert(axum::http::header::CONNECTION, axum::http::HeaderValue::from_static("close"));
+        }
+        r
     }
 }
 

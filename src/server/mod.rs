@@ -5,7 +5,10 @@
 //! session's state lives in its actor. Graceful shutdown: stop accepting, ask every live session to finalise
 //! (recording, verdict), then exit.
 //!
-//! May use axum/tokio, `store`, `session` and the file system (static files).
+//! The reviewer console (`/console`, [`crate::console`]) is merged into the same router; at start-up, a store
+//! without console accounts gets its first admin ([`crate::store::bootstrap_first_admin`]).
+//!
+//! May use axum/tokio, `store`, `session`, `console` and the file system (static files).
 
 mod api;
 mod applicant;
@@ -30,6 +33,10 @@ pub struct ServeConfig {
     pub data_dir: PathBuf,
     /// Where the applicant page's files are (`web/applicant`).
     pub web_dir: PathBuf,
+    /// Where the reviewer console's files are (`web/console`).
+    pub console_web_dir: PathBuf,
+    /// Review deadline of a flagged session, counted from its verdict (`serve --review-sla-hours`).
+    pub review_sla_hours: f64,
     pub api_key: String,
     /// Most sessions with a running actor (consented, live or being analysed) at once.
     pub max_sessions: usize,
@@ -51,13 +58,21 @@ pub struct AppState {
     pub cfg: ServeConfig,
     pub shared: Arc<Shared>,
     pub sessions: Mutex<HashMap<String, SessionHandle>>,
+    /// The reviewer console's in-memory state.
+    pub console: crate::console::ConsoleState,
     api_key_sha256: [u8; 32],
 }
 
 impl AppState {
     pub fn new(cfg: ServeConfig, shared: Arc<Shared>) -> Arc<AppState> {
         let api_key_sha256 = Sha256::digest(cfg.api_key.as_bytes()).into();
-        Arc::new(AppState { cfg, shared, sessions: Mutex::new(HashMap::new()), api_key_sha256 })
+        Arc::new(AppState {
+            cfg,
+            shared,
+            sessions: Mutex::new(HashMap::new()),
+            console: crate::console::ConsoleState::default(),
+            api_key_sha256,
+        })
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionHandle>> {
@@ -95,7 +110,20 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(api::health))
         // Bodies up to the creation limit (a reference photo); each handler checks its own, smaller limit.
         .layer(axum::extract::DefaultBodyLimit::max(state.cfg.max_create_bytes))
-        .with_state(state)
+        .with_state(state.clone())
+        .merge(crate::console::router(state))
+}
+
+/// Creates the first console admin when the store has no account, and says once where its password is.
+pub async fn bootstrap_console(state: &AppState) -> Result<(), crate::store::BootstrapError> {
+    if let Some(path) = crate::store::bootstrap_first_admin(&state.shared.store, &state.cfg.data_dir, now_ms()).await? {
+        eprintln!(
+            "console: created the first account `{}`; its password is in {} (readable by this user only)",
+            crate::store::INITIAL_ADMIN_USERNAME,
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// Serves until `shutdown` resolves, then finalises every running session (bounded by `finalise_timeout`).
@@ -105,6 +133,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     finalise_timeout: Duration,
 ) -> std::io::Result<()> {
+    if let Err(e) = bootstrap_console(&state).await {
+        return Err(std::io::Error::other(format!("creating the first console account: {e}")));
+    }
     let app = router(state.clone());
     let expiry = tokio::spawn(expire_loop(state.clone()));
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -139,13 +170,21 @@ pub async fn finalise_all(state: &AppState, timeout: Duration) {
     }
 }
 
-/// Marks waiting sessions whose join link expired.
+/// Marks waiting sessions whose join link expired, and removes console logins past their expiry.
 async fn expire_loop(state: Arc<AppState>) {
     let mut tick = tokio::time::interval(Duration::from_secs(10));
+    let mut n = 0u64;
     loop {
         tick.tick().await;
         if let Err(e) = state.shared.store.expire_stale(now_ms()).await {
             eprintln!("warning: expiring sessions: {e}");
+        }
+        n += 1;
+        if n % 6 == 1 {
+            let idle = crate::auth::LoginPolicy::default().idle_ms;
+            if let Err(e) = state.shared.store.delete_expired_logins(now_ms(), idle).await {
+                eprintln!("warning: expiring console logins: {e}");
+            }
         }
     }
 }
@@ -187,4 +226,35 @@ pub fn load_or_create_api_key(data_dir: &std::path::Path) -> std::io::Result<(St
         f.write_all(key.as_bytes())?;
     }
     Ok((key, Some(path)))
+}
+
+/// Whether a path under a web folder is safe to join (plain components of `A-Z a-z 0-9 . _ -`, no dot files).
+pub fn safe_rel_path(rel: &str) -> bool {
+    !rel.is_empty()
+        && rel.len() <= 256
+        && rel.split('/').all(|c| !c.is_empty() && !c.starts_with('.'))
+        && rel.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-".contains(&b))
+}
+
+/// Reads a static file of a web folder (the applicant page, the console): its bytes and content type. An unsafe or
+/// missing path is a plain 404.
+pub async fn read_web_file(dir: &std::path::Path, rel: &str) -> Result<(Vec<u8>, &'static str), error::ApiError> {
+    if !safe_rel_path(rel) {
+        return Err(error::ApiError::not_found("file"));
+    }
+    let path = dir.join(rel);
+    let bytes = tokio::fs::read(&path).await.map_err(|_| error::ApiError::not_found("file"))?;
+    let mime = match path.extension().and_then(|e| e.to_str()).unwrap_or("") {
+        "html" => "text/html; charset=utf-8",
+        "js" | "mjs" => "text/javascript; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "json" => "application/json",
+        "woff2" => "font/woff2",
+        "ico" => "image/x-icon",
+        _ => "application/octet-stream",
+    };
+    Ok((bytes, mime))
 }

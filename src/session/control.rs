@@ -8,8 +8,11 @@ use crate::interview::{CoordSystem, LocationReport};
 use crate::types::MediaTime;
 use serde::{Deserialize, Serialize};
 
-/// Largest control message accepted from a page.
-pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// Largest control message accepted from a page (a still snapshot in audio-only mode is the largest).
+pub const MAX_CLIENT_MESSAGE: usize = 64 * 1024;
+
+/// Largest still snapshot (JPEG bytes, after base64 decoding).
+pub const MAX_SNAPSHOT_BYTES: usize = 40 * 1024;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,7 +49,51 @@ pub enum ClientMsg {
     ChallengeShown {
         id: String,
     },
+    /// What the page's sender reports (RTCPeerConnection.getStats, every 2 s): the browser's own bandwidth
+    /// estimate and why it limits quality.
+    SenderStats(SenderStats),
+    /// The page applied (or failed to apply) an `adapt` message.
+    AdaptApplied {
+        seq: u64,
+        #[serde(default)]
+        video: Option<serde_json::Value>,
+        #[serde(default)]
+        audio: Option<serde_json::Value>,
+        #[serde(default)]
+        error: Option<String>,
+    },
+    /// A still frame sent while video is paused (audio-only mode): base64 JPEG.
+    Snapshot {
+        seq: u64,
+        width: u32,
+        height: u32,
+        jpeg_b64: String,
+    },
     Hangup,
+}
+
+/// Sender-side statistics reported by the page. Every field is optional: browsers differ.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SenderStats {
+    /// `candidate-pair.availableOutgoingBitrate` (the browser's bandwidth estimate), bits/s.
+    #[serde(default)]
+    pub available_outgoing_bitrate_bps: Option<f64>,
+    /// `outbound-rtp.qualityLimitationReason` of the video: none | bandwidth | cpu | other.
+    #[serde(default)]
+    pub quality_limitation_reason: Option<String>,
+    #[serde(default)]
+    pub frame_width: Option<u32>,
+    #[serde(default)]
+    pub frame_height: Option<u32>,
+    #[serde(default)]
+    pub fps: Option<f64>,
+    /// Total bytes sent (audio + video) since the connection started.
+    #[serde(default)]
+    pub bytes_sent: Option<u64>,
+    /// `candidate-pair.currentRoundTripTime`, seconds.
+    #[serde(default)]
+    pub rtt_s: Option<f64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -65,10 +112,25 @@ impl ClientMsg {
             return Err(ControlError::TooLarge(text.len()));
         }
         let msg: ClientMsg = serde_json::from_str(text).map_err(|e| ControlError::Malformed(e.to_string()))?;
-        if let ClientMsg::Hello { device } = &msg
-            && device.user_agent.as_ref().is_some_and(|u| u.len() > 512)
-        {
-            return Err(ControlError::Malformed("user_agent longer than 512 characters".into()));
+        match &msg {
+            ClientMsg::Hello { device } if device.user_agent.as_ref().is_some_and(|u| u.len() > 512) => {
+                return Err(ControlError::Malformed("user_agent longer than 512 characters".into()));
+            }
+            ClientMsg::Snapshot { width, height, jpeg_b64, .. } => {
+                if !(16..=640).contains(width) || !(16..=640).contains(height) {
+                    return Err(ControlError::Malformed(format!("snapshot size {width}x{height} is not 16..640")));
+                }
+                if jpeg_b64.len() > MAX_SNAPSHOT_BYTES * 4 / 3 + 4 {
+                    return Err(ControlError::TooLarge(jpeg_b64.len()));
+                }
+            }
+            ClientMsg::AdaptApplied { error: Some(e), .. } if e.len() > 512 => {
+                return Err(ControlError::Malformed("error longer than 512 characters".into()));
+            }
+            ClientMsg::SenderStats(s) if s.quality_limitation_reason.as_ref().is_some_and(|r| r.len() > 32) => {
+                return Err(ControlError::Malformed("quality_limitation_reason longer than 32 characters".into()));
+            }
+            _ => {}
         }
         Ok(msg)
     }
@@ -127,11 +189,8 @@ pub enum ServerMsg {
     Hint {
         text: String,
     },
-    Constraints {
-        max_bitrate_bps: u64,
-        scale_resolution_down_by: f64,
-        max_framerate: f64,
-    },
+    /// An adaptation action for the page's senders (see `adapt::Action` and `docs/live-protocol.md`).
+    Adapt(AdaptMsg),
     Done {
         message: String,
     },
@@ -139,6 +198,44 @@ pub enum ServerMsg {
         code: String,
         message: String,
     },
+}
+
+/// What the page applies to its senders. `video.active == false` pauses video (audio-only) and, with
+/// `snapshots`, the page sends a still frame every `interval_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdaptMsg {
+    /// Increases with every message; the page echoes it in `adapt_applied`.
+    pub seq: u64,
+    pub video: VideoSettings,
+    pub audio: AudioSettings,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub snapshots: Option<SnapshotSettings>,
+    /// Why (for the event log and the page's debug state; not shown to the applicant).
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VideoSettings {
+    pub active: bool,
+    pub max_bitrate_bps: u64,
+    pub scale_resolution_down_by: f64,
+    pub max_framerate: f64,
+    /// `RTCRtpSendParameters.degradationPreference`: maintain-framerate | maintain-resolution | balanced.
+    pub degradation_preference: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AudioSettings {
+    pub max_bitrate_bps: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotSettings {
+    pub interval_ms: u64,
+    pub width: u32,
+    pub height: u32,
+    /// JPEG quality, 0..1.
+    pub quality: f64,
 }
 
 #[cfg(test)]

@@ -15,7 +15,8 @@ pub mod control;
 pub mod log;
 pub mod script;
 
-use crate::analyzer::{AnalysisOptions, Analyzer, Feed, LiveSignals};
+use crate::adapt::{self, Controller, DeviceClass, QualityMeter};
+use crate::analyzer::{AnalysisOptions, Analyzer, Feed, LiveSignals, MediaTick};
 use crate::checks::{ChecksConfig, Evidence, EvidenceState};
 use crate::fusion::{Policy, Verdict};
 use crate::infer::Runtime;
@@ -25,7 +26,7 @@ use crate::media::peer::{Peer, PeerConfig, PeerEvent, inspect_offer};
 use crate::replay::session_dir::{self, RecordedConfig, RecordedPart, RecordingManifest};
 use crate::store::{EvidenceRow, SessionState, Store};
 use crate::types::{MediaDuration, MediaTime};
-use control::{ClientMsg, ServerMsg};
+use control::{AdaptMsg, AudioSettings, ClientMsg, SenderStats, ServerMsg, SnapshotSettings, VideoSettings};
 use log::EventLog;
 use script::{Schedule, ScriptAction, ScriptSpec};
 use serde_json::json;
@@ -48,6 +49,9 @@ pub struct SessionLimits {
     pub start_bitrate_kbps: Option<u32>,
     /// Add 127.0.0.1 to the ICE candidates (loopback-only hosts and tests).
     pub loopback: bool,
+    /// Run the adaptation controller (`adapt`). Off: plain negotiation — no actions and no `b=AS` start cap
+    /// (the benchmark's baseline).
+    pub adapt: bool,
 }
 
 impl Default for SessionLimits {
@@ -58,6 +62,7 @@ impl Default for SessionLimits {
             join_timeout: Duration::from_secs(180),
             start_bitrate_kbps: Some(600),
             loopback: false,
+            adapt: true,
         }
     }
 }
@@ -215,10 +220,44 @@ struct Actor {
     /// The media clock's last value and when it last moved (a connection that stays up but sends nothing is lost).
     last_media: (MediaTime, Instant),
     last_stats: Instant,
+    /// Bitrate adaptation (None when switched off) and the call's quality meter.
+    adapt: Option<Controller>,
+    meter: QualityMeter,
+    ticks: Option<crossbeam_channel::Receiver<MediaTick>>,
+    adapt_seq: u64,
+    last_adapt_msg: Option<AdaptMsg>,
+    last_adapt_tick: Instant,
+    /// The call clock of the controller and the meter (the actor's start).
+    started: Instant,
+    offer_at: Option<Instant>,
+    /// Receiver statistics of the current peer at the last controller tick (for deltas), and payload bytes
+    /// received by earlier peers.
+    prev_stats: Option<(Instant, crate::media::stats::PeerStats)>,
+    last_peer_stats: Option<crate::media::stats::PeerStats>,
+    bytes_earlier_peers: u64,
+    sender_stats: Option<(Instant, SenderStats)>,
+    phone_bytes_sent: u64,
+    snapshots: u32,
+    last_snapshot: Option<Instant>,
+    trace: Option<std::io::BufWriter<std::fs::File>>,
+    /// `(media ns, received bits per second)` at each controller step, for the console's quality timeline.
+    bitrate: Vec<(u64, f64)>,
 }
 
 /// How often the receiver's WebRTC stats go into the event log.
 const STATS_EVERY: Duration = Duration::from_secs(5);
+
+/// How often the adaptation controller runs.
+const ADAPT_EVERY: Duration = Duration::from_secs(1);
+
+/// Bitrate samples kept for the timelines (one a second: 4 h).
+const MAX_BITRATE_SAMPLES: usize = 4 * 3600;
+
+/// Snapshots kept per session (audio-only mode sends one every 2 s: ~1 h).
+const MAX_SNAPSHOTS: u32 = 1800;
+
+/// Where the controller's inputs are written, one line a tick (see `adapt::trace`).
+pub const ADAPT_TRACE_FILE: &str = "adapt-trace.jsonl";
 
 /// A live connection whose media clock has not moved for this long counts as lost (the grace period starts).
 const MEDIA_STALL: Duration = Duration::from_secs(6);
@@ -236,6 +275,7 @@ impl Actor {
             Err(e) => (None, Some(format!("model loading stopped: {e}"))),
         };
         let signals = analyzer.as_ref().map(|a| a.signals()).unwrap_or_default();
+        let ticks = analyzer.as_ref().map(|a| a.ticks());
         // The reference photo's face, resolved like replay does (same code path, same embedding).
         let mut p = p;
         let mut reference_error = None;
@@ -272,7 +312,31 @@ impl Actor {
             last_progress: Instant::now(),
             last_media: (MediaTime(0), Instant::now()),
             last_stats: Instant::now(),
+            adapt: None,
+            meter: QualityMeter::new(),
+            ticks,
+            adapt_seq: 0,
+            last_adapt_msg: None,
+            last_adapt_tick: Instant::now(),
+            started: Instant::now(),
+            offer_at: None,
+            prev_stats: None,
+            last_peer_stats: None,
+            bytes_earlier_peers: 0,
+            sender_stats: None,
+            phone_bytes_sent: 0,
+            snapshots: 0,
+            last_snapshot: None,
+            trace: None,
+            bitrate: Vec::new(),
         };
+        if a.shared.limits.adapt {
+            a.adapt = Some(Controller::new(DeviceClass::High, adapt::Config::default()));
+            match std::fs::File::create(a.p.dir.join(ADAPT_TRACE_FILE)) {
+                Ok(f) => a.trace = Some(std::io::BufWriter::new(f)),
+                Err(e) => a.log.write(None, "write_error", json!({"error": format!("{ADAPT_TRACE_FILE}: {e}")})).await,
+            }
+        }
         let models: Vec<_> = a.analyzer.as_ref().map(|x| x.models().to_vec()).unwrap_or_default();
         a.log.write(None, "models", json!({"models": models, "error": a.load_error})).await;
         if let Some(e) = reference_error {
@@ -359,6 +423,9 @@ impl Actor {
                 if let Some(m) = self.showing.clone() {
                     self.send_page(m).await;
                 }
+                if let Some(m) = self.last_adapt_msg.clone() {
+                    self.send_page(ServerMsg::Adapt(m)).await;
+                }
                 None
             }
             SessionMsg::Peer { peer, event } => self.peer_event(peer, event).await,
@@ -390,7 +457,7 @@ impl Actor {
             record_path: Some(self.p.dir.join(&file)),
             time_offset: offset,
             frame_offset,
-            max_bitrate_kbps: self.shared.limits.start_bitrate_kbps,
+            max_bitrate_kbps: self.shared.limits.start_bitrate_kbps.filter(|_| self.shared.limits.adapt),
             loopback: self.shared.limits.loopback,
             ..PeerConfig::default()
         };
@@ -425,11 +492,25 @@ impl Actor {
             .await;
         self.peer = Some(CurrentPeer { no, peer, part });
         self.lost_since = None;
+        self.offer_at = Some(Instant::now());
+        self.prev_stats = None;
+        let need = self.schedule.need(self.media_now());
+        if self.live_since.is_none()
+            && let Some(c) = self.adapt.as_mut()
+        {
+            let actions = c.initial(self.started.elapsed(), need);
+            self.apply_adapt(actions).await;
+        }
         Ok(Answer { peer: no, sdp: answer })
     }
 
     async fn close_peer(&mut self, cur: CurrentPeer) {
         let CurrentPeer { no, peer, mut part } = cur;
+        // The last receiver stats of this connection count toward the data used.
+        let last =
+            tokio::task::block_in_place(|| peer.stats(Duration::from_millis(300))).or(self.last_peer_stats.take());
+        self.bytes_earlier_peers += last.as_ref().map(payload_bytes).unwrap_or(0);
+        self.last_peer_stats = None;
         let stopped = tokio::task::spawn_blocking(move || peer.stop()).await;
         match stopped {
             Ok(Ok(info)) => {
@@ -456,6 +537,11 @@ impl Actor {
         let media_ns = self.media_ns();
         match &event {
             PeerEvent::FirstMedia { .. } | PeerEvent::Connected => {
+                if matches!(event, PeerEvent::FirstMedia { video: true })
+                    && let Some(at) = self.offer_at.take()
+                {
+                    self.meter.first_frame(at.elapsed());
+                }
                 if self.live_since.is_none() && matches!(event, PeerEvent::FirstMedia { .. }) {
                     self.live_since = Some(Instant::now());
                     let _ = self.shared.store.set_state(&self.p.id, SessionState::Live, now_ms(), None).await;
@@ -479,7 +565,37 @@ impl Actor {
         let media_ns = self.media_ns();
         match m {
             ClientMsg::Hello { device } => {
-                self.log.write(media_ns, "device", json!(device)).await;
+                let class = DeviceClass::classify(
+                    device.hardware_concurrency,
+                    device.device_memory,
+                    device.user_agent.as_deref(),
+                );
+                if let Some(c) = self.adapt.as_mut() {
+                    c.set_device(class);
+                }
+                if let Some(t) = self.trace.as_mut() {
+                    use std::io::Write;
+                    let _ = writeln!(t, "{}", adapt::trace::Trace::header_line(class));
+                }
+                self.log.write(media_ns, "device", json!({"device": device, "class": class})).await;
+            }
+            ClientMsg::SenderStats(s) => {
+                if let Some(b) = s.bytes_sent {
+                    self.phone_bytes_sent = self.phone_bytes_sent.max(b);
+                }
+                self.sender_stats = Some((Instant::now(), s));
+            }
+            ClientMsg::AdaptApplied { seq, video, audio, error } => {
+                self.log
+                    .write(
+                        media_ns,
+                        "adapt_applied",
+                        json!({"seq": seq, "video": video, "audio": audio, "error": error}),
+                    )
+                    .await;
+            }
+            ClientMsg::Snapshot { seq, width, height, jpeg_b64 } => {
+                self.snapshot(seq, width, height, &jpeg_b64).await;
             }
             ClientMsg::Location { lat, lon, accuracy_m, source, coord_system } => {
                 match control::location_report(lat, lon, accuracy_m, source, coord_system, self.media_now()) {
@@ -582,16 +698,21 @@ impl Actor {
                 }
             }
         }
-        if self.last_stats.elapsed() >= STATS_EVERY
+        self.drain_ticks();
+        if self.last_adapt_tick.elapsed() >= ADAPT_EVERY
             && let Some(cur) = self.peer.as_ref()
         {
-            self.last_stats = Instant::now();
+            self.last_adapt_tick = Instant::now();
             let no = cur.no;
             // get-stats answers within milliseconds; block_in_place keeps the other tasks of this worker moving.
             let stats = tokio::task::block_in_place(|| cur.peer.stats(Duration::from_millis(500)));
-            if let Some(stats) = stats {
+            if self.last_stats.elapsed() >= STATS_EVERY
+                && let Some(stats) = &stats
+            {
+                self.last_stats = Instant::now();
                 self.log.write(Some(now.0 as i64), "stats", json!({"peer": no, "stats": stats})).await;
             }
+            self.adapt_tick(stats).await;
         }
         if self.last_progress.elapsed() >= Duration::from_secs(1) {
             self.last_progress = Instant::now();
@@ -630,7 +751,19 @@ impl Actor {
             q.until = Some(end);
         }
         interview.challenges = self.schedule.challenges().to_vec();
-        let quality = json!({
+        self.drain_ticks();
+        let challenges: Vec<(MediaTime, MediaTime)> = interview
+            .challenges
+            .iter()
+            .map(|c| (c.issued_at, MediaTime(c.issued_at.0 + c.deadline_ms * 1_000_000)))
+            .collect();
+        let meter = std::mem::take(&mut self.meter);
+        let mut quality = json!({
+            "bytes_received": self.bytes_earlier_peers + self.last_peer_stats.as_ref().map(payload_bytes).unwrap_or(0),
+            "phone_bytes_sent": self.phone_bytes_sent,
+            "adaptation": self.adapt.is_some(),
+            "adapt_actions": self.adapt_seq,
+            "snapshots": self.snapshots,
             "frames_analysed": self.signals.frames_analysed.load(Ordering::Relaxed),
             "video_dropped": self.signals.video_dropped.load(Ordering::Relaxed),
             "audio_dropped": self.signals.audio_dropped.load(Ordering::Relaxed),
@@ -639,8 +772,10 @@ impl Actor {
             "parts": self.parts.len(),
             "media_s": end.0 as f64 / 1e9,
         });
-        let _ = store.set_quality(&id, &quality.to_string()).await;
-        self.log.write(Some(end.0 as i64), "quality", quality).await;
+        if let Some(t) = self.trace.as_mut() {
+            use std::io::Write;
+            let _ = t.flush();
+        }
         if let Err(e) = self.write_session_files(&interview) {
             self.log.write(None, "write_error", json!({"error": e})).await;
         }
@@ -648,10 +783,25 @@ impl Actor {
         let analyzer = self.analyzer.take();
         let shared = self.shared.clone();
         let (has_video, has_audio) = (self.offered_video, self.offered_audio);
+        let (report_tx, report_rx) = std::sync::mpsc::channel();
+        let (timelines_tx, timelines_rx) = std::sync::mpsc::channel();
+        let bitrate = std::mem::take(&mut self.bitrate);
         let outcome = tokio::task::spawn_blocking(move || -> Result<(Vec<Evidence>, Verdict), String> {
             let analyzer = analyzer.ok_or("analysis workers were not running")?;
             let analysis = analyzer.finish().map_err(|e| e.to_string())?;
+            let faces: Vec<(MediaTime, f64)> =
+                analysis.video.faces.iter().filter_map(|f| f.bbox.map(|b| (f.t, b[2] as f64))).collect();
+            let report = meter.report(&faces, &challenges, end);
             let (obs, _) = analysis.observations(has_video, has_audio);
+            // The reviewer console's timelines, from the observations before the checks read them.
+            let timelines = crate::console::timeline::build(&crate::console::timeline::Inputs {
+                obs: &obs,
+                quality: Some(&report),
+                bitrate: &bitrate,
+                expression_labels: &crate::infer::models::expression::LABELS,
+            });
+            let _ = timelines_tx.send(timelines);
+            let _ = report_tx.send(report);
             let evidence = crate::checks::evaluate_all(&obs, &interview, shared.pois.as_deref(), &shared.checks);
             let verdict = crate::fusion::decide(&evidence, &shared.policy, &shared.rt.manifest().sha256);
             Ok((evidence, verdict))
@@ -659,6 +809,22 @@ impl Actor {
         .await
         .map_err(|e| format!("analysis stopped: {e}"))
         .and_then(|r| r);
+        if let Ok(report) = report_rx.try_recv() {
+            quality["report"] = json!(report);
+        }
+        if let Ok(timelines) = timelines_rx.try_recv() {
+            let file = self.p.dir.join(crate::console::timeline::FILE);
+            let written = serde_json::to_vec(&timelines)
+                .map_err(|e| e.to_string())
+                .and_then(|b| std::fs::write(&file, b).map_err(|e| e.to_string()));
+            if let Err(e) = written {
+                self.log
+                    .write(None, "write_error", json!({"error": format!("{}: {e}", crate::console::timeline::FILE)}))
+                    .await;
+            }
+        }
+        let _ = store.set_quality(&id, &quality.to_string()).await;
+        self.log.write(Some(end.0 as i64), "quality", quality).await;
         match outcome {
             Ok((evidence, verdict)) => {
                 for e in &evidence {
@@ -680,6 +846,162 @@ impl Actor {
             }
         }
         self.log.flush();
+    }
+
+    /// Moves the media arrival ticks into the quality meter.
+    fn drain_ticks(&mut self) {
+        let Some(rx) = &self.ticks else { return };
+        for t in rx.try_iter() {
+            match t {
+                MediaTick::Video { arrival, pts, width, height } => {
+                    self.meter.video_frame(arrival.saturating_duration_since(self.started), pts, width, height)
+                }
+                MediaTick::Audio { pts, duration } => self.meter.audio(pts, duration),
+            }
+        }
+    }
+
+    /// One controller step: the receiver's stats (deltas since the last step), the phone's report, the meter's
+    /// interval, the scene, and what the script needs now.
+    async fn adapt_tick(&mut self, stats: Option<crate::media::stats::PeerStats>) {
+        let now = self.started.elapsed();
+        let iv = self.meter.interval(now);
+        let mut inp = adapt::Inputs {
+            frames: iv.frames,
+            max_gap_ms: iv.max_gap_ms,
+            freezes: iv.freezes,
+            audio: iv.audio,
+            frame_height: iv.frame_height,
+            need: self.schedule.need(self.media_now()),
+            ..Default::default()
+        };
+        if let Some(s) = &stats {
+            inp.rtt_s = s.rtt_s;
+            inp.jitter_s = s.video.as_ref().map(|v| v.jitter_s);
+            if let Some((at, prev)) = &self.prev_stats {
+                let dt = at.elapsed().as_secs_f64().max(0.05);
+                let d = |f: &dyn Fn(&crate::media::stats::PeerStats) -> u64| f(s).saturating_sub(f(prev));
+                inp.recv_bps = Some(d(&payload_bytes) as f64 * 8.0 / dt);
+                let rx = d(&|p| p.video.iter().chain(p.audio.iter()).map(|x| x.packets_received).sum());
+                let lost = d(&|p| p.video.iter().chain(p.audio.iter()).map(|x| x.packets_lost.max(0) as u64).sum());
+                inp.loss = (rx + lost > 0).then(|| lost as f64 / (rx + lost) as f64);
+                // The jitterbuffer's own retransmission requests when known (webrtcbin's nack-count often stays 0).
+                inp.nacks = d(&|p| {
+                    let stats = p.video.as_ref().map(|v| v.nack_count).unwrap_or(0);
+                    p.video_repair.as_ref().map(|r| r.rtx_requests).unwrap_or(0).max(stats)
+                });
+                inp.plis = d(&|p| p.video.as_ref().map(|v| v.pli_count + v.fir_count).unwrap_or(0));
+            }
+            if let Some(bps) = inp.recv_bps
+                && self.bitrate.len() < MAX_BITRATE_SAMPLES
+            {
+                self.bitrate.push((self.media_now().0, bps));
+            }
+            self.prev_stats = Some((Instant::now(), s.clone()));
+            self.last_peer_stats = Some(s.clone());
+        }
+        if let Some((at, s)) = &self.sender_stats
+            && at.elapsed() < Duration::from_secs(5)
+        {
+            inp.available_bps = s.available_outgoing_bitrate_bps;
+            inp.limitation = s.quality_limitation_reason.clone();
+        }
+        let frac = self.signals.face_frac_milli.load(Ordering::Relaxed);
+        if frac > 0 {
+            inp.face_frac = Some(frac as f64 / 1000.0);
+            let luma = self.signals.face_luma.load(Ordering::Relaxed);
+            inp.face_luma = (luma > 0).then_some(luma as f64);
+            inp.face_motion = Some(self.signals.face_motion_milli.load(Ordering::Relaxed) as f64 / 1000.0);
+        }
+        if let Some(t) = self.trace.as_mut() {
+            use std::io::Write;
+            let line = adapt::trace::TraceLine { t_ms: now.as_millis() as u64, inputs: inp.clone() };
+            if let Ok(l) = serde_json::to_string(&line) {
+                let _ = writeln!(t, "{l}");
+            }
+        }
+        let Some(c) = self.adapt.as_mut() else { return };
+        let actions = c.tick(now, &inp);
+        self.apply_adapt(actions).await;
+    }
+
+    /// Carries out the controller's actions; every action goes into the event log.
+    async fn apply_adapt(&mut self, actions: Vec<adapt::Action>) {
+        let media_ns = self.media_ns();
+        for a in actions {
+            match &a {
+                adapt::Action::Set { setting, reason } => {
+                    self.adapt_seq += 1;
+                    let msg = AdaptMsg {
+                        seq: self.adapt_seq,
+                        video: VideoSettings {
+                            active: setting.video,
+                            max_bitrate_bps: setting.max_bitrate_bps,
+                            scale_resolution_down_by: setting.scale_resolution_down_by,
+                            max_framerate: setting.max_framerate,
+                            degradation_preference: setting.degradation.to_owned(),
+                        },
+                        audio: AudioSettings { max_bitrate_bps: setting.audio_bitrate_bps },
+                        snapshots: setting.snapshot_every_ms.map(|ms| SnapshotSettings {
+                            interval_ms: ms,
+                            width: 160,
+                            height: 120,
+                            quality: 0.6,
+                        }),
+                        reason: reason.clone(),
+                    };
+                    self.last_adapt_msg = Some(msg.clone());
+                    self.send_page(ServerMsg::Adapt(msg)).await;
+                }
+                adapt::Action::KeyFrame { .. } => {
+                    if let Some(cur) = &self.peer {
+                        cur.peer.request_keyframe();
+                    }
+                }
+                adapt::Action::Hint { hint } => {
+                    self.send_page(ServerMsg::Hint { text: hint_text(*hint).into() }).await;
+                }
+            }
+            self.log.write(media_ns, "adapt", json!({"seq": self.adapt_seq, "action": a})).await;
+        }
+    }
+
+    /// A still frame from the page in audio-only mode: checked, kept in the session folder, counted.
+    async fn snapshot(&mut self, seq: u64, width: u32, height: u32, b64: &str) {
+        use base64::Engine as _;
+        let media_ns = self.media_ns();
+        let too_soon = self.last_snapshot.is_some_and(|t| t.elapsed() < Duration::from_millis(400));
+        if self.snapshots >= MAX_SNAPSHOTS || too_soon {
+            self.log.write(media_ns, "snapshot_refused", json!({"seq": seq, "why": "rate"})).await;
+            return;
+        }
+        let bytes = match base64::engine::general_purpose::STANDARD.decode(b64.trim()) {
+            Ok(b) if b.starts_with(&[0xFF, 0xD8]) && b.len() <= control::MAX_SNAPSHOT_BYTES => b,
+            _ => {
+                self.log.write(media_ns, "snapshot_refused", json!({"seq": seq, "why": "not a JPEG"})).await;
+                self.send_page(ServerMsg::Error { code: "bad_snapshot".into(), message: "not a JPEG image".into() })
+                    .await;
+                return;
+            }
+        };
+        let t = self.media_now();
+        let dir = self.p.dir.join("snapshots");
+        let file = format!("snapshots/{:09}.jpg", t.0 / 1_000_000);
+        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(self.p.dir.join(&file), &bytes));
+        if let Err(e) = written {
+            self.log.write(media_ns, "write_error", json!({"error": format!("{file}: {e}")})).await;
+            return;
+        }
+        self.snapshots += 1;
+        self.last_snapshot = Some(Instant::now());
+        self.meter.snapshot(t, height);
+        self.log
+            .write(
+                media_ns,
+                "snapshot",
+                json!({"seq": seq, "file": file, "width": width, "height": height, "bytes": bytes.len()}),
+            )
+            .await;
     }
 
     fn write_session_files(&self, interview: &Interview) -> Result<(), String> {
@@ -752,6 +1074,19 @@ fn ended_message(reason: EndReason) -> &'static str {
         EndReason::NoMedia => "No video was received; the session has ended.",
         EndReason::Shutdown => "The service is restarting; the call has ended.",
         EndReason::Error => "The call ended because of an error.",
+    }
+}
+
+/// Payload bytes received on a peer's audio and video streams.
+fn payload_bytes(s: &crate::media::stats::PeerStats) -> u64 {
+    s.video.iter().chain(s.audio.iter()).map(|x| x.bytes_received).sum()
+}
+
+fn hint_text(h: adapt::HintKind) -> &'static str {
+    match h {
+        adapt::HintKind::MoveCloser => "Please move a little closer to the camera.",
+        adapt::HintKind::MoreLight => "Your face is hard to see: please find more light or face a window.",
+        adapt::HintKind::HoldStill => "Please hold the phone still.",
     }
 }
 

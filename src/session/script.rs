@@ -5,6 +5,7 @@
 //!
 //! May use `types` and `interview`; no clock, no I/O.
 
+use crate::adapt::Need;
 use crate::interview::{ChallengeEvent, ChallengeKind, QuestionEvent};
 use crate::types::{MediaDuration, MediaTime};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,18 @@ pub struct QuestionSpec {
     /// How long the question stays on screen (the applicant's time to answer), 3..=120 s.
     #[serde(default = "default_question_s")]
     pub duration_s: f64,
+    /// What the answer is about, for bitrate adaptation: `speech` (default) or `scene` (the applicant shows the
+    /// place: resolution over frame rate).
+    #[serde(default)]
+    pub focus: QuestionFocus,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuestionFocus {
+    #[default]
+    Speech,
+    Scene,
 }
 
 fn default_question_s() -> f64 {
@@ -61,12 +74,14 @@ impl Default for ScriptSpec {
                     id: "q1".into(),
                     text: "Please tell us your name and what your business does.".into(),
                     duration_s: 10.0,
+                    focus: QuestionFocus::Speech,
                 },
                 QuestionSpec {
                     id: "q2".into(),
                     text: "Please show us where you are: turn the camera to your shop or workplace, then back to you."
                         .into(),
                     duration_s: 10.0,
+                    focus: QuestionFocus::Scene,
                 },
             ],
             challenges: vec![
@@ -145,6 +160,8 @@ pub const LEAD_IN_MS: u64 = 2000;
 pub const CHALLENGE_GAP_MS: u64 = 1000;
 /// How long a challenge waits for a face before it is issued anyway (and then fails on its own evidence).
 pub const FACE_WAIT_MS: u64 = 5000;
+/// How long before the first challenge the adaptation controller is told to get ready for it.
+pub const PREPARE_MS: u64 = 4000;
 
 /// What the page must show now.
 #[derive(Clone, Debug, PartialEq)]
@@ -186,6 +203,41 @@ impl Schedule {
             origin: None,
             questions: Vec::new(),
             challenges: Vec::new(),
+        }
+    }
+
+    /// What the current step needs from the picture at media time `now` (for the adaptation controller). The
+    /// last seconds before the challenges already ask for the challenge's floor ([`Need::Face`]), so the phone's
+    /// bandwidth estimate has time to climb and the first challenge frames arrive at the right size and rate.
+    pub fn need(&self, now: MediaTime) -> Need {
+        let challenge_next = match &self.step {
+            Step::LeadIn => self.spec.questions.is_empty(),
+            Step::Question(i) => *i + 1 == self.spec.questions.len(),
+            _ => false,
+        };
+        if challenge_next && !self.spec.challenges.is_empty() {
+            let ends = match &self.step {
+                Step::Question(i) => self.spec.questions[*i].duration_s * 1000.0,
+                _ => LEAD_IN_MS as f64,
+            };
+            let start = self.step_start.or(self.origin).unwrap_or(now);
+            let elapsed = now.since(start).0 as f64 / 1e6;
+            if ends - elapsed <= PREPARE_MS as f64 {
+                return Need::Face;
+            }
+        }
+        match &self.step {
+            Step::LeadIn => Need::Identity,
+            Step::Question(i) => match self.spec.questions[*i].focus {
+                QuestionFocus::Speech => Need::Speech,
+                QuestionFocus::Scene => Need::Scene,
+            },
+            Step::WaitFace { .. } => Need::Face,
+            Step::Challenge(i) => match self.spec.challenges[*i].kind {
+                ChallengeKindSpec::ReadDigits => Need::LivenessSpeech,
+                _ => Need::Liveness,
+            },
+            Step::Done => Need::Idle,
         }
     }
 
@@ -363,6 +415,31 @@ mod tests {
         let (_, all) = run(ScriptSpec::default(), |_| false);
         let c1 = all.iter().find(|(_, a)| matches!(a, ScriptAction::Challenge { .. })).map(|(t, _)| *t);
         assert_eq!(c1, Some(23_300 + FACE_WAIT_MS));
+    }
+
+    #[test]
+    fn the_need_gets_ready_for_the_challenges_before_they_start() {
+        // Default script from 1.3 s: q1 at 3.3 s, q2 at 13.3 s (10 s), challenges from 23.3 s.
+        let mut s = Schedule::new(ScriptSpec::default(), vec!["1234".into()]);
+        let mut needs = Vec::new();
+        for t in (1300..=24_000).step_by(100) {
+            s.poll(ms(t), true);
+            needs.push((t, s.need(ms(t))));
+        }
+        let at = |t: u64| needs.iter().find(|(x, _)| *x == t).map(|(_, n)| *n).unwrap();
+        assert_eq!(at(2000), Need::Identity);
+        assert_eq!(at(10_000), Need::Speech, "the first question is not the last");
+        assert_eq!(at(19_200), Need::Scene, "the second question shows the place");
+        assert_eq!(at(19_300), Need::Face, "4 s before the first challenge");
+        assert_eq!(at(23_200), Need::Face);
+        assert!(matches!(at(23_300), Need::Liveness | Need::Face));
+        // Nothing to prepare for in a script without challenges.
+        let mut s = Schedule::new(ScriptSpec { challenges: vec![], ..ScriptSpec::default() }, vec![]);
+        for t in [0, 2000, 12_000] {
+            s.poll(ms(t), true);
+        }
+        assert_eq!(s.questions().len(), 2, "in the last question");
+        assert_eq!(s.need(ms(20_000)), Need::Scene);
     }
 
     #[test]

@@ -45,6 +45,12 @@ pub enum StoreError {
     /// A stored value this build cannot read (an unknown state name ...).
     #[error("stored {what} is unreadable: {problem}")]
     Corrupt { what: &'static str, problem: String },
+    /// The audit head file (`<data>/audit-head`) could not be written.
+    #[error("cannot write the audit head file {path}: {error}")]
+    AuditHead { path: PathBuf, error: std::io::Error },
+    /// The OS random generator failed (new ids).
+    #[error("the system random generator failed")]
+    Random,
     /// Any other database failure during `op`; `kind` is a fixed category.
     #[error("database {op} failed: {kind}")]
     Database {

@@ -55,10 +55,16 @@ impl MigrationSql {
     }
 }
 
-/// The schema, in order. v1: sessions, their event log and verdict evidence. Users, roles, reviewer decisions and
-/// the audit log come as v2.
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "sessions_events_evidence", sql: MigrationSql::Portable(V1) }];
+/// The schema, in order. v1: sessions, their event log and verdict evidence. v2: console accounts and logins,
+/// reviewer decisions and assignments, voiceprint enrolments and the append-only audit log (docs/console.md).
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "sessions_events_evidence", sql: MigrationSql::Portable(V1) },
+    Migration {
+        version: 2,
+        name: "console_accounts_review_audit",
+        sql: MigrationSql::PerDialect { sqlite: V2_SQLITE, postgres: V2_POSTGRES },
+    },
+];
 
 const V1: &str = r#"
 CREATE TABLE sessions (
@@ -111,6 +117,144 @@ CREATE TABLE evidence (
 CREATE INDEX evidence_check ON evidence (check_kind, state, finding);
 CREATE INDEX evidence_signal ON evidence (signal);
 "#;
+
+/// v2's tables and columns, the same on both dialects (dialect parts follow in `V2_SQLITE` / `V2_POSTGRES`).
+macro_rules! v2_common {
+    () => {
+        r#"
+CREATE TABLE users (
+    id               TEXT PRIMARY KEY,
+    username         TEXT NOT NULL UNIQUE,
+    display_name     TEXT NOT NULL,
+    role             TEXT NOT NULL,
+    password_hash    TEXT NOT NULL,
+    disabled         BIGINT NOT NULL DEFAULT 0,
+    failed_logins    BIGINT NOT NULL DEFAULT 0,
+    first_failure_ms BIGINT,
+    locked_until_ms  BIGINT,
+    created_at_ms    BIGINT NOT NULL,
+    updated_at_ms    BIGINT NOT NULL
+);
+
+CREATE TABLE console_logins (
+    token_sha256  TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    csrf_token    TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    last_seen_ms  BIGINT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+CREATE INDEX console_logins_user ON console_logins (user_id);
+CREATE INDEX console_logins_expiry ON console_logins (expires_at_ms);
+
+CREATE TABLE review_decisions (
+    session_id    TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+    seq           BIGINT NOT NULL,
+    user_id       TEXT NOT NULL REFERENCES users (id),
+    action        TEXT NOT NULL,
+    reason        TEXT NOT NULL,
+    created_at_ms BIGINT NOT NULL,
+    PRIMARY KEY (session_id, seq)
+);
+
+ALTER TABLE sessions ADD COLUMN review_status TEXT;
+ALTER TABLE sessions ADD COLUMN assignee_user_id TEXT REFERENCES users (id);
+ALTER TABLE sessions ADD COLUMN reviewed_at_ms BIGINT;
+ALTER TABLE sessions ADD COLUMN reason_codes TEXT;
+CREATE INDEX sessions_review_status ON sessions (review_status, decided_at_ms);
+CREATE INDEX sessions_assignee ON sessions (assignee_user_id);
+
+CREATE TABLE voiceprint_enrolments (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    file_sha256   TEXT NOT NULL,
+    source_sha256 TEXT,
+    created_at_ms BIGINT NOT NULL,
+    created_by    TEXT NOT NULL
+);
+
+CREATE TABLE audit_log (
+    seq         BIGINT PRIMARY KEY,
+    t_ms        BIGINT NOT NULL,
+    actor       TEXT NOT NULL,
+    action      TEXT NOT NULL,
+    session_id  TEXT,
+    detail_json TEXT NOT NULL,
+    prev_hash   TEXT NOT NULL,
+    hash        TEXT NOT NULL
+);
+CREATE INDEX audit_log_session ON audit_log (session_id, seq);
+"#
+    };
+}
+
+/// v2 on SQLite: the float column, the append-only triggers, and the queue columns filled in for verdicts stored
+/// before v2 (only where the stored verdict is valid JSON).
+const V2_SQLITE: &str = concat!(
+    v2_common!(),
+    r#"
+ALTER TABLE sessions ADD COLUMN risk_score REAL;
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+
+UPDATE sessions SET
+    risk_score = CASE WHEN json_type(verdict_json, '$.risk_score') IN ('integer', 'real')
+                      THEN json_extract(verdict_json, '$.risk_score') END,
+    reason_codes = CASE WHEN json_type(verdict_json, '$.reasons') = 'array' THEN (
+        SELECT NULLIF(group_concat(json_extract(r.value, '$.code'), ' ' ORDER BY CAST(r.key AS INTEGER)), '')
+        FROM json_each(verdict_json, '$.reasons') AS r
+        WHERE json_type(r.value, '$.code') = 'text'
+          AND json_extract(r.value, '$.decision') IS NOT 'pass') END
+WHERE verdict_json IS NOT NULL AND json_valid(verdict_json);
+"#
+);
+
+/// v2 on PostgreSQL: as SQLite's, with a plpgsql trigger function (which also refuses `TRUNCATE`).
+const V2_POSTGRES: &str = concat!(
+    v2_common!(),
+    r#"
+ALTER TABLE sessions ADD COLUMN risk_score DOUBLE PRECISION;
+
+CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+    RAISE EXCEPTION 'audit_log is append-only';
+END
+$fn$;
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();
+
+DO $fill$
+DECLARE
+    r RECORD;
+    v jsonb;
+BEGIN
+    FOR r IN SELECT id, verdict_json FROM sessions WHERE verdict_json IS NOT NULL LOOP
+        BEGIN
+            v := r.verdict_json::jsonb;
+        EXCEPTION WHEN others THEN
+            CONTINUE;
+        END;
+        UPDATE sessions SET
+            risk_score = CASE WHEN jsonb_typeof(v -> 'risk_score') = 'number'
+                              THEN (v ->> 'risk_score')::double precision END,
+            reason_codes = CASE WHEN jsonb_typeof(v -> 'reasons') = 'array' THEN (
+                SELECT NULLIF(string_agg(e.item ->> 'code', ' ' ORDER BY e.n), '')
+                FROM jsonb_array_elements(v -> 'reasons') WITH ORDINALITY AS e (item, n)
+                WHERE jsonb_typeof(e.item -> 'code') = 'string'
+                  AND (e.item ->> 'decision') IS DISTINCT FROM 'pass') END
+        WHERE id = r.id;
+    END LOOP;
+END
+$fill$;
+"#
+);
 
 /// Key of the PostgreSQL advisory lock that serialises migration runs (any fixed number; "frmigrat" in ASCII).
 const PG_LOCK_KEY: i64 = 0x6672_6d69_6772_6174;

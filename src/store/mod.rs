@@ -14,14 +14,36 @@
 //! - [`Store::claim_join`] is atomic: of any number of concurrent claims for a session, at most one wins.
 //! - [`Store::put_verdict`] writes the decision, verdict and all evidence in one transaction.
 //! - [`Store::expire_stale`] moves only sessions still `waiting` past their `expires_at_ms`.
+//!
+//! Schema v2 (docs/console.md) adds the reviewer console's tables, each with its own file: console accounts and
+//! logins (`users`, with [`bootstrap_first_admin`]), reviewer decisions, assignments and the queue (`review`),
+//! voiceprint enrolment records (`enrolments`), and the append-only, hash-chained audit log (`audit`, and
+//! [`audit_head`] for the head file in the data directory):
+//! - [`Store::append_audit`] holds the chain lock (PostgreSQL: a transaction-scoped advisory lock; SQLite: the
+//!   `BEGIN IMMEDIATE` write lock) while it reads the newest entry and inserts the next, so concurrent appends
+//!   from any number of tasks or processes form one chain with `seq` 1, 2, 3 ... without gaps.
+//! - [`Store::add_review_decision`] numbers a session's decisions and sets its review status in one transaction.
 
+mod audit;
+pub mod audit_head;
+mod enrolments;
 mod error;
 pub mod migrate;
 mod model;
+mod review;
+#[cfg(test)]
+pub(crate) use review::verdict_queue_fields;
+mod users;
 
 pub use error::StoreError;
 pub use migrate::{MIGRATIONS, Migration, MigrationSql};
-pub use model::{DECISIONS, EventRow, EvidenceRow, NewSession, SessionQuery, SessionRow, SessionState};
+pub use model::{
+    AssigneeFilter, AuditRow, AuditVerification, DECISIONS, EventRow, EvidenceRow, LoginRow, NewAudit, NewLogin,
+    NewReviewDecision, NewSession, NewUser, NewVoiceprintEnrolment, QueueQuery, QueueRow, QueueSort, QueueStatus,
+    REVIEW_ACTIONS, ReviewDecisionRow, SessionQuery, SessionRow, SessionState, UserRow, UserUpdate, VOICEPRINT_KINDS,
+    VoiceprintEnrolmentRow,
+};
+pub use users::{BootstrapError, INITIAL_ADMIN_FILE, INITIAL_ADMIN_USERNAME, bootstrap_first_admin};
 
 use error::{db, is_foreign_key_violation, is_unique_violation, kind_of};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
@@ -242,7 +264,9 @@ impl Store {
     }
 
     /// Stores the verdict in one transaction: decision, verdict JSON, state `verdict`, `ended_at_ms` if not set,
-    /// and the evidence rows (replacing any stored before, so a re-run of the analysis is idempotent).
+    /// and the evidence rows (replacing any stored before, so a re-run of the analysis is idempotent). For the
+    /// review queue it also stores the verdict's `risk_score` and the codes of its reasons whose `decision` is not
+    /// `pass` (space-separated, in order), read from `verdict_json` (both empty when it is not a verdict object).
     pub async fn put_verdict(
         &self,
         id: &str,
@@ -256,17 +280,21 @@ impl Store {
         for e in evidence {
             no_nul(&[&e.check, &e.signal, &e.state, e.finding.as_deref().unwrap_or_default(), &e.data_json])?;
         }
+        let (risk_score, reason_codes) = review::verdict_queue_fields(verdict_json);
         let op = "store verdict";
         let mut tx = self.pool.begin().await.map_err(db(op))?;
         // The write comes first, so SQLite takes the write lock at once (no read-then-upgrade "busy" race).
         let done = sqlx::query(
             "UPDATE sessions SET decision = $2, verdict_json = $3, decided_at_ms = $4, state = 'verdict', \
-             ended_at_ms = COALESCE(ended_at_ms, $4), updated_at_ms = $4 WHERE id = $1",
+             ended_at_ms = COALESCE(ended_at_ms, $4), updated_at_ms = $4, risk_score = $5, reason_codes = $6 \
+             WHERE id = $1",
         )
         .bind(id)
         .bind(decision)
         .bind(verdict_json)
         .bind(now_ms)
+        .bind(risk_score)
+        .bind(reason_codes)
         .execute(&mut *tx)
         .await
         .map_err(db(op))?;
@@ -419,6 +447,42 @@ impl Store {
         ids.sort();
         Ok(ids)
     }
+}
+
+/// Key of the PostgreSQL advisory lock that serialises audit appends ("fraudit" in ASCII).
+pub(crate) const PG_AUDIT_LOCK_KEY: i64 = 0x0066_7261_7564_6974;
+/// Key of the PostgreSQL advisory lock that serialises account changes ("frusers" in ASCII).
+pub(crate) const PG_USERS_LOCK_KEY: i64 = 0x0066_7275_7365_7273;
+
+impl Store {
+    /// A transaction that holds the write lock from its start: SQLite `BEGIN IMMEDIATE` (the database's single
+    /// writer lock), PostgreSQL a transaction-scoped advisory lock on `pg_lock_key` (other writers of the same key
+    /// wait; everything else runs on).
+    pub(crate) async fn locked_tx(
+        &self,
+        op: &'static str,
+        pg_lock_key: i64,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db(op)),
+            Dialect::Postgres => {
+                let mut tx = self.pool.begin().await.map_err(db(op))?;
+                sqlx::query("SELECT 1 AS locked FROM (SELECT pg_advisory_xact_lock($1)) AS l")
+                    .bind(pg_lock_key)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db(op))?;
+                Ok(tx)
+            }
+        }
+    }
+}
+
+/// `n_bytes` random bytes as lowercase hex (ids).
+pub(crate) fn random_hex(n_bytes: usize) -> Result<String, StoreError> {
+    let mut b = vec![0u8; n_bytes];
+    getrandom::fill(&mut b).map_err(|_| StoreError::Random)?;
+    Ok(crate::auth::hex_string(&b))
 }
 
 fn found(rows_affected: u64) -> Result<(), StoreError> {
@@ -596,4 +660,52 @@ fn futures_are_send(s: Store, pool: &'static AnyPool, new: &'static NewSession, 
     send(s.count_sessions(q));
     send(s.expire_stale(0));
     send(s.close());
+    send(v2_futures_are_send(s));
+}
+
+/// Schema v2's operations, in one future (each awaited once), for the `Send` check above.
+#[cfg(test)]
+#[allow(dead_code)]
+async fn v2_futures_are_send(s: Store) {
+    let detail = serde_json::Value::Null;
+    let policy = crate::auth::LoginPolicy::default();
+    let user = NewUser { username: "a", display_name: "A", role: "admin", password_hash: "$argon2id$x" };
+    let _ = s.create_user(&user, 0).await;
+    let _ = s.user_by_name("a").await;
+    let _ = s.user_by_id("a").await;
+    let _ = s.list_users().await;
+    let _ = s.count_users().await;
+    let _ = s.update_user("a", &UserUpdate::default(), 0).await;
+    let _ = s.login_failed("a", 0, &policy).await;
+    let _ = s.login_succeeded("a").await;
+    let login = NewLogin { token_sha256: "t", user_id: "u", csrf_token: "c", created_at_ms: 0, expires_at_ms: 1 };
+    let _ = s.create_login(&login).await;
+    let _ = s.login_by_token("t").await;
+    let _ = s.touch_login("t", 0).await;
+    let _ = s.delete_login("t").await;
+    let _ = s.delete_expired_logins(0, 0).await;
+    let d = NewReviewDecision { session_id: "s", user_id: "u", action: "approve", reason: "r", created_at_ms: 0 };
+    let _ = s.add_review_decision(&d).await;
+    let _ = s.review_decisions("s").await;
+    let _ = s.set_assignee("s", None, 0).await;
+    let _ = s.queue_row("s").await;
+    let _ = s.review_queue(&QueueQuery::default()).await;
+    let e = NewAudit { t_ms: 0, actor: "a", action: "b", session_id: None, detail: &detail };
+    let _ = s.append_audit(&e).await;
+    let _ = s.append_audit_and_head(&e, Path::new("x")).await;
+    let _ = s.audit_entries(None, None, 1).await;
+    let _ = s.verify_audit().await;
+    let _ = s.verify_audit_with_head(None).await;
+    let v = NewVoiceprintEnrolment {
+        id: "v",
+        kind: "applicant",
+        file_sha256: "f",
+        source_sha256: None,
+        created_at_ms: 0,
+        created_by: "c",
+    };
+    let _ = s.put_voiceprint_enrolment(&v).await;
+    let _ = s.remove_voiceprint_enrolment("v").await;
+    let _ = s.list_voiceprint_enrolments().await;
+    let _ = bootstrap_first_admin(&s, Path::new("x"), 0).await;
 }

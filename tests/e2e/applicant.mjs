@@ -1,14 +1,18 @@
 #!/usr/bin/env node
 // The applicant's phone: headless Chromium opens a join link, consents, sends the fake camera + microphone and
 // follows the interview until the server says `done` (or hangs up after N s), then prints ONE JSON line on stdout.
+// With --relay-cmd, the media goes through an impairment relay (facereview-impair) started for each WHIP answer.
 // Usage and output: tests/e2e/README.md.
 import { parseArgs } from 'node:util';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { launchPhone, DEFAULT_VIDEO, DEFAULT_AUDIO } from './lib/browser.mjs';
+import { hostPort, pickUpstream, rewriteCandidates, stripCandidates } from './lib/sdp.mjs';
+import { startRelay } from './lib/relay.mjs';
 
 const USAGE = `usage: node tests/e2e/applicant.mjs --url <join url> [--codec vp8|h264] [--video X.y4m --audio X.wav]
-       [--geo lat,lon,acc | --no-geo] [--decline] [--hangup-after-s N] [--timeout-s 120] [--screenshot DIR]`;
+       [--geo lat,lon,acc | --no-geo] [--decline] [--hangup-after-s N] [--timeout-s 120] [--screenshot DIR]
+       [--relay-cmd PATH --relay-profile NAME|FILE [--relay-seed N] [--relay-keep-offer-candidates]]`;
 
 const TERMINAL = new Set(['done', 'hungup', 'ended', 'error', 'declined']);
 const t0 = Date.now();
@@ -37,6 +41,10 @@ function parse() {
         'hangup-after-s': { type: 'string' },
         'timeout-s': { type: 'string', default: '120' },
         screenshot: { type: 'string' },
+        'relay-cmd': { type: 'string' },
+        'relay-profile': { type: 'string' },
+        'relay-seed': { type: 'string' },
+        'relay-keep-offer-candidates': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
       strict: true,
@@ -89,6 +97,23 @@ function parse() {
   if (!Number.isFinite(o.timeoutS) || o.timeoutS <= 0) usage('--timeout-s wants seconds > 0');
   if (o.decline && o.hangupAfterS !== undefined) usage('--decline and --hangup-after-s exclude each other');
   o.shots = values.screenshot ? resolve(values.screenshot) : null;
+  if (values['relay-cmd'] !== undefined) {
+    if (o.decline) usage('--decline and --relay-cmd exclude each other');
+    const cmd = values['relay-cmd'];
+    o.relayCmd = cmd.includes('/') ? resolve(cmd) : cmd; // a bare name is looked up on PATH
+    if (cmd.includes('/') && !existsSync(o.relayCmd)) usage(`no such relay command: ${o.relayCmd}`);
+    const profile = values['relay-profile'];
+    if (!profile) usage('--relay-cmd needs --relay-profile');
+    o.relayProfile = existsSync(profile) ? resolve(profile) : profile; // a built-in name or a profile file
+    if (values['relay-seed'] !== undefined) {
+      o.relaySeed = Number(values['relay-seed']);
+      if (!Number.isSafeInteger(o.relaySeed) || o.relaySeed < 0) usage('--relay-seed wants an integer ≥ 0');
+    }
+    o.relayOfferCandidates = values['relay-keep-offer-candidates'];
+  } else if (values['relay-profile'] !== undefined || values['relay-seed'] !== undefined
+    || values['relay-keep-offer-candidates']) {
+    usage('--relay-profile, --relay-seed and --relay-keep-offer-candidates need --relay-cmd');
+  }
   return o;
 }
 
@@ -100,6 +125,58 @@ const COUNT_MEDIA_REQUESTS = () => {
     md.getUserMedia = (c) => { window.__facereview_driver.getUserMedia += 1; return orig(c); };
   }
 };
+
+/** What one relay run adds to the output: {profile, stats} (stats null until it stopped, or when it printed none). */
+const relays = [];
+let firstRelayAt = null;
+
+/** Stop every relay (closing its stdin) and collect its stats line. */
+async function stopRelays() {
+  await Promise.all(relays.map(async (r) => {
+    if (r.done) return;
+    r.done = true;
+    r.stats = await r.handle.stop().catch(() => null);
+  }));
+}
+
+/**
+ * The WHIP route in relay mode: forward the POST, start a relay towards the answer's UDP host candidate and give
+ * the page the answer pointing at the relay (the only candidate left). Other methods (DELETE) pass through.
+ */
+async function relayWhip(route, o, errors) {
+  const req = route.request();
+  if (req.method() !== 'POST') return route.continue();
+  try {
+    // without the page's own candidates the server cannot reach it around the relay: it learns the relay's
+    // address from the connectivity checks (a peer-reflexive candidate), as behind a NAT
+    const res = await route.fetch(o.relayOfferCandidates ? {} : { postData: stripCandidates(req.postData() ?? '') });
+    if (res.status() !== 201) return await route.fulfill({ response: res });
+    const answer = await res.text();
+    const chosen = pickUpstream(answer);
+    if (!chosen) throw new Error('the WHIP answer has no UDP host candidate');
+    const upstream = hostPort(chosen.ip, chosen.port);
+    const now = Date.now();
+    firstRelayAt ??= now;
+    const no = relays.length + 1;
+    const handle = await startRelay({
+      cmd: o.relayCmd,
+      upstream,
+      profile: o.relayProfile,
+      seed: o.relaySeed,
+      offsetMs: now - firstRelayAt, // a re-join continues the same impairment schedule
+      maxS: o.timeoutS + 60,
+      log: (l) => say(`relay ${no}: ${l}`),
+    });
+    relays.push({ profile: handle.profile, stats: null, handle, done: false });
+    say(`relay ${no} (${handle.profile}, offset ${now - firstRelayAt} ms): ${handle.listenText} -> ${upstream}`);
+    const headers = { ...res.headers() };
+    for (const h of ['content-length', 'content-encoding', 'transfer-encoding']) delete headers[h];
+    return await route.fulfill({ status: res.status(), headers, body: rewriteCandidates(answer, chosen, handle.listen) });
+  } catch (e) {
+    errors.push(`driver: relay: ${String(e.message || e).split('\n')[0]}`);
+    return route.abort('failed').catch(() => { /* page gone */ });
+  }
+}
 
 let printed = false;
 function emit(result) {
@@ -124,7 +201,8 @@ async function main() {
     say(`hard timeout after ${o.timeoutS + 30} s`);
     emit({ ok: false, phase: state?.phase ?? null, prompts: state?.prompts ?? [], challenges: state?.challenges ?? [],
       codec: state?.codec ?? null, errors: [...errors, `driver: hard timeout after ${o.timeoutS + 30} s`],
-      bytes_sent: state?.bytes_sent ?? 0 });
+      bytes_sent: state?.bytes_sent ?? 0, ...(o.relayCmd ? { relays: relays.map((r) => ({ profile: r.profile, stats: r.stats })) } : {}) });
+    for (const r of relays) r.handle.kill();
     try { phone?.context.browser()?.process?.()?.kill('SIGKILL'); } catch { /* gone */ }
     setTimeout(() => process.exit(1), 2000).unref();
     await phone?.close();
@@ -185,6 +263,7 @@ async function main() {
     page.on('pageerror', (e) => errors.push(`pageerror: ${String(e.message || e).slice(0, 300)}`));
     page.on('crash', () => errors.push('driver: page crashed'));
     await page.addInitScript(COUNT_MEDIA_REQUESTS);
+    if (o.relayCmd) await page.route('**/whip/**', (route) => relayWhip(route, o, errors));
 
     say(`open ${o.url.pathname.replace(/[^/]+$/, '…')}${o.url.search}`);
     await page.goto(o.url.href, { waitUntil: 'domcontentloaded', timeout: Math.max(1000, deadline - Date.now()) });
@@ -236,6 +315,7 @@ async function main() {
     if (page) await readState();
   } finally {
     await phone?.close();
+    await stopRelays(); // after the browser: their counters are final
     clearTimeout(hard);
   }
 
@@ -243,6 +323,9 @@ async function main() {
   const phase = state?.phase ?? null;
   const pageErrors = (state?.errors ?? []).map((e) => `${e.code}: ${e.message}`);
   const fatalPageError = (state?.errors ?? []).some((e) => e.fatal);
+  if (o.relayCmd && relays.length === 0 && (state?.bytes_sent ?? 0) > 0) {
+    errors.push('driver: relay: media flowed but no relay was started (the WHIP answer did not go through the driver)');
+  }
   const driverErrors = errors.filter((e) => e.startsWith('driver:') || e.startsWith('pageerror:'));
   let ok;
   if (o.decline) {
@@ -274,8 +357,13 @@ async function main() {
     audio_codec: state?.audio_codec ?? null,
     reconnects: state?.reconnects ?? 0,
     location: state?.location ? 'sent' : state?.location_unavailable ? `unavailable:${state.location_unavailable}` : null,
+    adapt_applied: state?.adapt_applied_count ?? 0,
+    snapshots_sent: state?.snapshots_sent ?? 0,
+    video_paused_s: state?.video_paused_s ?? 0,
+    frame_size: state?.frame_size ?? null,
     elapsed_s: Math.round((Date.now() - t0) / 100) / 10,
   };
+  if (o.relayCmd) result.relays = relays.map((r) => ({ profile: r.profile, stats: r.stats }));
   if (!ok) {
     say('not ok; the page log (last entries):');
     for (const l of pageLog.slice(-60)) process.stderr.write(`  ${redact(JSON.stringify(l))}\n`);

@@ -6,8 +6,11 @@ import { execFile } from 'node:child_process';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startMockServer, defaultScript } from './lib/mock-server.mjs';
+import { adaptMessage } from './lib/mock.mjs';
 
-const DRIVER = join(dirname(fileURLToPath(import.meta.url)), 'applicant.mjs');
+const HERE = dirname(fileURLToPath(import.meta.url));
+const DRIVER = join(HERE, 'applicant.mjs');
+const FAKE_RELAY = join(HERE, 'lib', 'fake-relay.mjs');
 
 function run(args, timeoutMs = 90000) {
   return new Promise((resolve) => {
@@ -124,8 +127,59 @@ describe('applicant.mjs', () => {
     }
   });
 
+  test('--relay-cmd (stand-in relay): all media through the relay; adapt, audio-only snapshots, relay stats', async () => {
+    const live = { type: 'state', state: 'live', message: 'Connected' };
+    const script = [
+      [300, live],
+      [200, adaptMessage(1, { max_bitrate_bps: 300000, scale_resolution_down_by: 2.0 }, { reason: 'start' })],
+      [100, { type: 'prompt', id: 'q1', text: 'What does your business sell?', index: 1, total: 1 }],
+      [2500, adaptMessage(2, { active: false }, { audio: 16000, reason: 'audio-only',
+        snapshots: { interval_ms: 1000, width: 160, height: 120, quality: 0.6 } })],
+      [3000, adaptMessage(3, { active: true, max_bitrate_bps: 250000 }, { reason: 'video back' })],
+      [1500, { type: 'done', message: 'Thank you, the interview is complete.' }],
+    ];
+    const srv = await startMockServer({ script });
+    try {
+      const r = await run(['--url', srv.joinUrl, '--relay-cmd', FAKE_RELAY, '--relay-profile', 'clean', '--relay-seed', '7',
+        '--timeout-s', '60']);
+      assert.equal(r.lines.length, 1, `one JSON line on stdout; stderr:\n${r.stderr}`);
+      assert.equal(r.code, 0, r.stderr);
+      const j = r.json;
+      assert.equal(j.ok, true, JSON.stringify(j));
+      assert.equal(j.phase, 'done');
+      assert.deepEqual(j.errors, []);
+      // the relay: started once, forwarded the call, stopped with its stats
+      assert.equal(j.relays.length, 1, JSON.stringify(j.relays));
+      const { profile, stats } = j.relays[0];
+      assert.equal(profile, 'clean');
+      assert.equal(stats.offset_ms, 0);
+      assert.equal(stats.seed, 7);
+      assert.ok(stats.up.delivered > 100, JSON.stringify(stats));
+      assert.ok(stats.down.delivered > 10, JSON.stringify(stats));
+      // every media byte went through it (the relay also carries RTP headers, RTCP, STUN and DTLS)
+      assert.ok(stats.up.delivered_bytes >= j.bytes_sent && j.bytes_sent > 20000, `${stats.up.delivered_bytes} < ${j.bytes_sent}`);
+      // adaptation as the page reported it
+      assert.equal(j.adapt_applied, 3);
+      assert.ok(j.snapshots_sent >= 2, String(j.snapshots_sent));
+      assert.ok(j.video_paused_s >= 2 && j.video_paused_s <= 5, String(j.video_paused_s));
+      assert.ok(Array.isArray(j.frame_size) && j.frame_size.length === 2 && j.frame_size[0] > 0, JSON.stringify(j.frame_size));
+      // and as the server saw it
+      assert.deepEqual(sent(srv, 'adapt_applied').map((m) => [m.seq, m.video.active, m.error]),
+        [[1, true, null], [2, false, null], [3, true, null]]);
+      assert.equal(sent(srv, 'snapshot').length, j.snapshots_sent);
+      assert.ok(sent(srv, 'sender_stats').length >= 2);
+      assert.equal(kinds(srv, 'whip_delete').length, 1, 'DELETE passes through the route');
+    } finally {
+      await srv.close();
+    }
+  });
+
   test('bad usage: exit 2', async () => {
     const r = await run(['--codec', 'av1']);
     assert.equal(r.code, 2);
+    assert.equal((await run(['--url', 'http://127.0.0.1:1/join/x', '--relay-cmd', FAKE_RELAY])).code, 2, 'no profile');
+    assert.equal((await run(['--url', 'http://127.0.0.1:1/join/x', '--relay-profile', 'clean'])).code, 2, 'no command');
+    assert.equal((await run(['--url', 'http://127.0.0.1:1/join/x', '--relay-cmd', '/nonexistent/facereview-impair',
+      '--relay-profile', 'clean'])).code, 2, 'missing command');
   });
 });

@@ -3,12 +3,12 @@
 // Screenshots go to $E2E_SHOTS (default: a new temporary folder, printed as a test diagnostic).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, existsSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, existsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { launchBrowser, DEFAULT_VIDEO, DEFAULT_AUDIO } from './lib/browser.mjs';
 import { startStaticServer } from './lib/static-server.mjs';
-import { installMock, TOKEN, RESUME_KEY } from './lib/mock.mjs';
+import { installMock, adaptMessage, TOKEN, RESUME_KEY } from './lib/mock.mjs';
 
 const SHOTS = process.env.E2E_SHOTS || mkdtempSync(join(tmpdir(), 'facereview-shots-'));
 mkdirSync(SHOTS, { recursive: true });
@@ -86,6 +86,34 @@ const fr = (page) => page.evaluate(() => JSON.parse(JSON.stringify(window.facere
 const shot = (page, name) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
 const noHorizontalScroll = (page) =>
   page.evaluate(() => document.documentElement.scrollWidth <= document.documentElement.clientWidth);
+
+/** Open the page, agree, and wait until it is live. */
+async function openLive(opts) {
+  const o = await open(opts);
+  await waitPhase(o.page, 'consent');
+  await o.page.getByTestId('consent-agree').click();
+  await waitPhase(o.page, 'live');
+  return o;
+}
+
+/** A message from the page without the mock's bookkeeping (`socket`). */
+const bare = ({ socket, ...m }) => m;
+
+/** Width and height from a JPEG's SOF marker, or null. */
+function jpegSize(buf) {
+  if (buf[0] !== 0xff || buf[1] !== 0xd8) return null;
+  let i = 2;
+  while (i + 9 < buf.length) {
+    if (buf[i] !== 0xff) return null;
+    const marker = buf[i + 1];
+    if (marker === 0xff) { i += 1; continue; } // fill byte
+    if (marker >= 0xc0 && marker <= 0xcf && ![0xc4, 0xc8, 0xcc].includes(marker)) {
+      return { height: buf.readUInt16BE(i + 5), width: buf.readUInt16BE(i + 7) };
+    }
+    i += 2 + buf.readUInt16BE(i + 2);
+  }
+  return null;
+}
 
 describe('applicant page', () => {
   test('consent comes first: no camera, microphone or location before "I agree"', async (t) => {
@@ -254,7 +282,7 @@ describe('applicant page', () => {
     }
   });
 
-  test('prompt, challenge, progress, hint and constraints render; done hangs up', async () => {
+  test('prompt, challenge, progress and hint render; done hangs up', async () => {
     const { context, page, mock, pageErrors } = await open();
     try {
       await waitPhase(page, 'consent');
@@ -262,14 +290,10 @@ describe('applicant page', () => {
       await waitPhase(page, 'live');
       mock.push({ type: 'prompt', id: 'q1', text: 'What does your business sell?', index: 1, total: 3 });
       mock.push({ type: 'progress', elapsed_s: 12, total_s: 40, face_visible: true });
-      mock.push({ type: 'constraints', max_bitrate_bps: 450000, scale_resolution_down_by: 2, max_framerate: 10 });
       await page.getByTestId('prompt-text').filter({ hasText: 'What does your business sell?' }).waitFor();
       assert.match(await page.getByTestId('prompt-index').textContent(), /Question 1 of 3/);
       assert.ok(await page.getByTestId('face-indicator').isVisible());
       assert.equal(await page.getByTestId('progress').getAttribute('aria-valuenow'), '30');
-      await page.waitForFunction(() => window.facereview.state.applied_constraints !== null);
-      const applied = (await fr(page)).applied_constraints;
-      assert.deepEqual(applied, { maxBitrate: 450000, scaleResolutionDownBy: 2, maxFramerate: 10 });
       await shot(page, 'live-prompt');
 
       mock.push({ type: 'challenge', id: 'c1', kind: 'read_digits', digits: '4071', text: 'Read these digits aloud', deadline_ms: 4000 });
@@ -299,6 +323,150 @@ describe('applicant page', () => {
       // the camera is off
       assert.equal(await page.evaluate(() => document.querySelector('video').srcObject.getTracks().every((t) => t.readyState === 'ended')), true);
       await shot(page, 'done');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('adapt: bitrate, scale, frame rate and degradation preference applied; adapt_applied echoes getParameters', async () => {
+    const { context, page, mock, pageErrors, consoleErrors } = await openLive();
+    try {
+      mock.push(adaptMessage(3, { max_bitrate_bps: 250000, scale_resolution_down_by: 2.0, max_framerate: 15.0,
+        degradation_preference: 'maintain-framerate' }, { audio: 24000, reason: 'challenge: liveness needs 15 fps' }));
+      await mock.until(() => mock.sent('adapt_applied').length === 1, 5000, 'adapt_applied');
+      const ack = bare(mock.sent('adapt_applied')[0]);
+      assert.deepEqual(Object.keys(ack).sort(), ['audio', 'error', 'seq', 'type', 'video']);
+      assert.deepEqual(ack, {
+        type: 'adapt_applied',
+        seq: 3,
+        video: { active: true, maxBitrate: 250000, scaleResolutionDownBy: 2, maxFramerate: 15,
+          degradationPreference: 'maintain-framerate' },
+        audio: { maxBitrate: 24000 },
+        error: null,
+      });
+      let s = await fr(page);
+      assert.equal(s.adapt.seq, 3);
+      assert.equal(s.adapt.reason, 'challenge: liveness needs 15 fps');
+      assert.deepEqual(s.adapt_applied, { seq: 3, video: ack.video, audio: ack.audio, error: null });
+      assert.equal(s.video_paused, false);
+      // the encoder follows: half of 640x480 at most
+      await page.waitForFunction(() => (window.facereview.state.frame_size?.[0] ?? 999) <= 320, null, { timeout: 15000 });
+
+      mock.push(adaptMessage(4, { max_bitrate_bps: 500000, scale_resolution_down_by: 1.0, max_framerate: 10.0,
+        degradation_preference: 'maintain-resolution' }));
+      await mock.until(() => mock.sent('adapt_applied').length === 2, 5000, 'second adapt_applied');
+      const ack2 = mock.sent('adapt_applied')[1];
+      assert.equal(ack2.seq, 4);
+      assert.deepEqual(ack2.video, { active: true, maxBitrate: 500000, scaleResolutionDownBy: 1, maxFramerate: 10,
+        degradationPreference: 'maintain-resolution' });
+      assert.deepEqual(ack2.audio, { maxBitrate: 32000 });
+      s = await fr(page);
+      assert.equal(s.adapt_applied_count, 2);
+      assert.ok(await page.getByTestId('video-paused').isHidden());
+      assert.deepEqual(pageErrors, []);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('adapt: video paused with snapshots sends JPEG stills and a notice; video back stops them', async () => {
+    const { context, page, mock, pageErrors, consoleErrors } = await openLive();
+    try {
+      const snapshots = { interval_ms: 2000, width: 160, height: 120, quality: 0.6 };
+      mock.push(adaptMessage(1, { active: false, max_bitrate_bps: 0 }, { audio: 16000, snapshots, reason: 'audio-only' }));
+      await mock.until(() => mock.sent('adapt_applied').length === 1, 5000, 'adapt_applied');
+      assert.equal(mock.sent('adapt_applied')[0].video.active, false);
+      await mock.until(() => mock.sent('snapshot').length >= 2, 6000, 'two snapshots');
+      const notice = page.getByTestId('video-paused');
+      assert.ok(await notice.isVisible());
+      assert.equal(await notice.textContent(), 'Weak connection: video paused, the interview continues with sound.');
+      for (const [i, m] of mock.sent('snapshot').entries()) {
+        assert.deepEqual(Object.keys(bare(m)).sort(), ['height', 'jpeg_b64', 'seq', 'type', 'width']);
+        assert.equal(m.seq, i + 1);
+        assert.deepEqual([m.width, m.height], [160, 120]);
+        assert.ok(m.jpeg_b64.length > 100 && m.jpeg_b64.length <= 54000, String(m.jpeg_b64.length));
+        assert.match(m.jpeg_b64, /^[A-Za-z0-9+/]+=*$/);
+        const jpeg = Buffer.from(m.jpeg_b64, 'base64');
+        assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8]);
+        assert.deepEqual(jpegSize(jpeg), { width: 160, height: 120 });
+        if (i === 0) writeFileSync(join(SHOTS, 'snapshot-1.jpg'), jpeg);
+      }
+      let s = await fr(page);
+      assert.equal(s.video_paused, true);
+      assert.ok(s.snapshots_sent >= 2);
+      await shot(page, 'live-paused');
+
+      mock.push(adaptMessage(2, { active: true }));
+      await mock.until(() => mock.sent('adapt_applied').length === 2, 5000, 'second adapt_applied');
+      const n = mock.sent('snapshot').length;
+      await notice.waitFor({ state: 'hidden', timeout: 2000 });
+      await page.waitForTimeout(2500);
+      assert.equal(mock.sent('snapshot').length, n, 'no snapshot after video is back');
+      s = await fr(page);
+      assert.equal(s.video_paused, false);
+      assert.equal(s.snapshots_sent, n);
+      assert.ok(s.video_paused_s >= 2 && s.video_paused_s < 20, String(s.video_paused_s));
+      assert.deepEqual(pageErrors, []);
+      assert.deepEqual(consoleErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('sender_stats every 2 s: bytes sent, bandwidth estimate, frame size, round-trip time', async () => {
+    const { context, mock, pageErrors } = await openLive();
+    try {
+      const good = (m) => m.bytes_sent > 0 && typeof m.available_outgoing_bitrate_bps === 'number';
+      await mock.until(() => mock.sent('sender_stats').filter(good).length >= 2, 15000, 'two sender_stats');
+      const all = mock.sent('sender_stats').map(bare);
+      const allowed = ['type', 'available_outgoing_bitrate_bps', 'quality_limitation_reason', 'frame_width',
+        'frame_height', 'fps', 'bytes_sent', 'rtt_s'];
+      for (const m of all) {
+        for (const k of Object.keys(m)) assert.ok(allowed.includes(k), `unknown field ${k}`);
+        for (const k of ['bytes_sent', 'frame_width', 'frame_height']) {
+          if (k in m) assert.ok(Number.isSafeInteger(m[k]) && m[k] >= 0, `${k}: ${m[k]}`);
+        }
+        if ('quality_limitation_reason' in m) {
+          assert.equal(typeof m.quality_limitation_reason, 'string');
+          assert.ok(m.quality_limitation_reason.length <= 32);
+        }
+      }
+      const last = all.filter(good).at(-1);
+      assert.ok(last.available_outgoing_bitrate_bps > 0, JSON.stringify(last));
+      assert.ok(last.frame_width > 0 && last.frame_height > 0, JSON.stringify(last));
+      assert.ok(typeof last.rtt_s === 'number' && last.rtt_s >= 0, JSON.stringify(last));
+      for (let i = 1; i < all.length; i++) assert.ok(all[i].bytes_sent >= all[i - 1].bytes_sent, 'bytes_sent grows');
+      assert.equal(mock.messages[0].type, 'hello', 'hello first');
+      assert.deepEqual(pageErrors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  test('adapt: an older seq is ignored, and only the newest waiting message is applied', async () => {
+    const { context, page, mock, pageErrors } = await openLive();
+    try {
+      mock.push(adaptMessage(10, { max_bitrate_bps: 300000 }));
+      mock.push(adaptMessage(9, { max_bitrate_bps: 100000 }));
+      for (const seq of [11, 12, 13]) mock.push(adaptMessage(seq, { max_bitrate_bps: 150000 + seq * 1000 }));
+      mock.push(adaptMessage(12, { max_bitrate_bps: 120000 }));
+      await mock.until(() => mock.sent('adapt_applied').some((m) => m.seq === 13), 5000, 'adapt_applied 13');
+      await page.waitForTimeout(500);
+      mock.push(adaptMessage(13, { max_bitrate_bps: 110000 })); // a repeat of the newest: ignored too
+      await page.waitForTimeout(500);
+      const seqs = mock.sent('adapt_applied').map((m) => m.seq);
+      assert.ok(!seqs.includes(9), seqs.join(','));
+      assert.equal(seqs.at(-1), 13, seqs.join(','));
+      assert.equal(seqs.filter((x) => x === 13).length, 1, seqs.join(','));
+      for (let i = 1; i < seqs.length; i++) assert.ok(seqs[i] > seqs[i - 1], `in order: ${seqs.join(',')}`);
+      assert.equal(mock.sent('adapt_applied').at(-1).video.maxBitrate, 163000);
+      const s = await fr(page);
+      assert.equal(s.adapt.seq, 13);
+      assert.equal(s.adapt.video.max_bitrate_bps, 163000);
+      assert.equal(s.adapt_applied.seq, 13);
+      assert.ok(s.adapt_applied_count === seqs.length);
       assert.deepEqual(pageErrors, []);
     } finally {
       await context.close();
@@ -370,10 +538,19 @@ describe('applicant page', () => {
       await page.getByTestId('consent-agree').click();
       await waitPhase(page, 'live');
       await page.waitForFunction(() => window.facereview.state.bytes_sent > 0, null, { timeout: 15000 });
+      mock.push(adaptMessage(1, { max_bitrate_bps: 300000, scale_resolution_down_by: 2 }));
+      await mock.until(() => mock.sent('adapt_applied').length === 1, 5000, 'adapt_applied');
       const before = (await fr(page)).bytes_sent;
       await mock.dropMedia();
       await mock.until(() => mock.whipPosts === 2, 45000, 'second WHIP POST');
       await waitPhase(page, 'live');
+      // the new peer connection gets the last adapt again (same seq)
+      await mock.until(() => mock.sent('adapt_applied').length === 2, 5000, 'adapt_applied again');
+      const again = mock.sent('adapt_applied')[1];
+      assert.equal(again.seq, 1);
+      assert.equal(again.error, null);
+      assert.equal(again.video.maxBitrate, 300000);
+      assert.equal(again.video.scaleResolutionDownBy, 2);
       const posts = mock.requests.filter((r) => r.method === 'POST' && r.path.startsWith('/whip/'));
       assert.equal(posts[1].path, `/whip/${TOKEN}`);
       assert.equal(posts[1].headers.authorization, `Bearer ${RESUME_KEY}`);

@@ -7,7 +7,7 @@
 //         error (state.error says why).
 
 import { pickLang, setLang, getLang, t, applyI18n, has } from './i18n.js';
-import { publish, unpublish, applyConstraints, outboundStats, WhipError, readError } from './rtc.js';
+import { publish, unpublish, applyAdapt, outboundStats, senderStatsMessage, WhipError, readError } from './rtc.js';
 
 const $ = (id) => document.querySelector(`[data-testid="${id}"]`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -47,8 +47,14 @@ const state = {
   progress: null,
   face_visible: null,
   hint: null,
-  constraints: null,
-  applied_constraints: null,
+  adapt: null, // the last `adapt` message accepted (applied, being applied or waiting)
+  adapt_applied: null, // the last result: {seq, video, audio, error}, as sent in `adapt_applied`
+  adapt_applied_count: 0,
+  video_paused: false, // the server paused video (audio-only mode)
+  video_paused_s: 0, // total seconds video was paused so far
+  snapshots_sent: 0,
+  snapshots_skipped: 0,
+  sender_stats: null, // the last `sender_stats` sent
   codec: null, // negotiated video codec (getStats), e.g. 'video/VP8'
   audio_codec: null,
   bytes_sent: 0, // audio + video, all connections
@@ -412,23 +418,37 @@ function helloMessage() {
   };
 }
 
+/** Read the current connection's outbound stats into `state`; resolves them (null when there is no connection). */
 async function pollStats() {
   const pc = session && session.pc;
-  if (!pc || pc.signalingState === 'closed') return;
+  if (!pc || pc.signalingState === 'closed') return null;
   try {
     const s = await outboundStats(pc);
-    if (!session || session.pc !== pc) return;
+    if (!session || session.pc !== pc) return null;
     session.lastBytes = s.bytes_sent;
     state.bytes_sent = bytesBefore + s.bytes_sent;
     if (s.codec) state.codec = s.codec;
     if (s.audio_codec) state.audio_codec = s.audio_codec;
     state.frames_sent = framesBefore + s.frames_sent;
     if (s.frame_width) state.frame_size = [s.frame_width, s.frame_height];
+    return s;
   } catch (e) {
     note('stats_failed', { detail: String(e) });
+    return null;
   }
 }
-setInterval(pollStats, 2000);
+
+/** Every 2 s: stats into `state` and, while connected, `sender_stats` to the server (never queued: stale is useless). */
+async function statsTick() {
+  tallyPaused();
+  const s = await pollStats();
+  if (!s || terminal || !session || session.pc.connectionState !== 'connected') return;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  const msg = senderStatsMessage(s, state.bytes_sent);
+  state.sender_stats = msg;
+  ws.send(JSON.stringify(msg));
+}
+setInterval(statsTick, 2000);
 
 async function closeMedia() {
   if (!session) return;
@@ -478,7 +498,7 @@ async function connectMedia() {
   note('whip', { location: !!r.location, gathering_complete: r.gatheringComplete }); // (no token in the log)
   r.pc.addEventListener('connectionstatechange', () => onPcState(r.pc));
   state.pc_state = r.pc.connectionState;
-  if (state.constraints) applyConstraintsNow(state.constraints);
+  if (state.adapt) scheduleAdapt(state.adapt); // a new peer connection starts with default parameters
 }
 
 /** Open the control channel unless open; resolves when open, rejects on failure or after timeoutMs. */
@@ -677,9 +697,7 @@ function onControl(data) {
     case 'challenge': return onChallenge(msg);
     case 'progress': return onProgress(msg);
     case 'hint': return showHint(msg.text);
-    case 'constraints':
-      state.constraints = msg;
-      return applyConstraintsNow(msg);
+    case 'adapt': return onAdapt(msg);
     case 'done': return finish('done', msg.message);
     case 'error': return onServerError(msg);
     default: note('control_unknown', { type: msg.type });
@@ -774,16 +792,183 @@ function onServerError(msg) {
   showHint(msg.message || messageFor(code), 8000);
 }
 
-async function applyConstraintsNow(c) {
-  const sender = session && session.videoTransceiver && session.videoTransceiver.sender;
-  if (!sender) return;
-  try {
-    state.applied_constraints = await applyConstraints(sender, c);
-    note('constraints_applied', state.applied_constraints);
-  } catch (e) {
-    note('constraints_failed', { detail: String(e && e.message ? e.message : e) });
-    console.warn('facereview: could not apply constraints', e);
+// ---------------------------------------------------------------------------------------------------------------
+// bitrate adaptation (`adapt`), audio-only mode and still snapshots
+
+let adaptSeq = -1; // the newest seq accepted
+let adaptNext = null; // the message to apply next (only the newest waits)
+let adaptRunning = false;
+
+function onAdapt(msg) {
+  if (!Number.isSafeInteger(msg.seq) || msg.seq < 0 || !msg.video || typeof msg.video !== 'object') {
+    note('adapt_bad', { seq: msg.seq });
+    return;
   }
+  if (msg.seq <= adaptSeq) {
+    note('adapt_stale', { seq: msg.seq, newest: adaptSeq });
+    return;
+  }
+  adaptSeq = msg.seq;
+  state.adapt = msg;
+  note('adapt', { seq: msg.seq, reason: String(msg.reason ?? '').slice(0, 120) });
+  scheduleAdapt(msg);
+}
+
+/** Apply `msg` after the one being applied (if any); a newer message replaces one still waiting. */
+function scheduleAdapt(msg) {
+  adaptNext = msg;
+  if (adaptRunning) return;
+  adaptRunning = true;
+  (async () => {
+    try {
+      while (adaptNext && !terminal) {
+        const m = adaptNext;
+        adaptNext = null;
+        await applyAdaptNow(m);
+      }
+    } finally {
+      adaptRunning = false;
+    }
+  })().catch((e) => note('adapt_failed', { detail: String(e) }));
+}
+
+async function applyAdaptNow(msg) {
+  const s = session;
+  if (!s) return; // no connection now: connectMedia() applies state.adapt to the next one
+  const r = await applyAdapt(s.videoTransceiver?.sender ?? null, s.audioTransceiver?.sender ?? null, msg);
+  if (terminal) return;
+  // audio-only mode follows the server's request (snapshots stop before the acknowledgement goes out)
+  setVideoPaused(msg.video.active === false);
+  if (msg.video.active === false && msg.snapshots) startSnapshots(msg.snapshots);
+  else stopSnapshots();
+  const applied = { seq: msg.seq, video: r.video, audio: r.audio, error: r.error };
+  state.adapt_applied = applied;
+  state.adapt_applied_count += 1;
+  note('adapt_applied', { seq: msg.seq, error: r.error });
+  if (r.error) console.warn(`facereview: adapt ${msg.seq}: ${r.error}`);
+  send({ type: 'adapt_applied', ...applied });
+}
+
+let pausedSince = null; // performance.now() when video was paused (null: not paused, or the call ended)
+let pausedMs = 0; // earlier pauses
+
+/** Bring state.video_paused_s up to date (0.1 s steps). */
+function tallyPaused() {
+  if (pausedSince === null) return;
+  const now = performance.now();
+  pausedMs += now - pausedSince;
+  pausedSince = now;
+  state.video_paused_s = Math.round(pausedMs / 100) / 10;
+}
+
+function setVideoPaused(paused) {
+  tallyPaused();
+  if (paused === state.video_paused) return;
+  state.video_paused = paused;
+  pausedSince = paused ? performance.now() : null;
+  note('video_paused', { paused });
+  pausedNote().hidden = !paused;
+}
+
+/** The notice shown while video is paused (made on first use: a note under the prompt). */
+function pausedNote() {
+  let el = $('video-paused');
+  if (!el) {
+    el = document.createElement('p');
+    el.className = 'note';
+    el.dataset.testid = 'video-paused';
+    el.dataset.i18n = 'video_paused';
+    el.setAttribute('role', 'status');
+    el.textContent = t('video_paused');
+    el.hidden = true;
+    $('media-note').after(el);
+  }
+  return el;
+}
+
+const SNAPSHOT_MAX_B64 = 54000; // the server refuses larger snapshots
+const SNAPSHOT_MAX_BUFFERED = 64 * 1024; // skip a snapshot while the control channel is still sending earlier data
+
+let snapshot = null; // {settings, timer, gen}
+let snapshotGen = 0;
+
+/** Send a still of the camera now and every `interval_ms` (restarts with new settings). */
+function startSnapshots(cfg) {
+  const settings = {
+    interval_ms: Math.max(250, Number(cfg.interval_ms) || 2000),
+    width: Math.min(640, Math.max(16, Math.round(Number(cfg.width) || 160))),
+    height: Math.min(640, Math.max(16, Math.round(Number(cfg.height) || 120))),
+    quality: Math.min(1, Math.max(0.05, Number(cfg.quality) || 0.6)),
+  };
+  if (snapshot && JSON.stringify(snapshot.settings) === JSON.stringify(settings)) return;
+  stopSnapshots();
+  const gen = ++snapshotGen;
+  snapshot = { settings, timer: null, gen };
+  const loop = async () => {
+    if (!snapshot || snapshot.gen !== gen || terminal) return;
+    try {
+      await takeSnapshot(settings, gen);
+    } catch (e) {
+      note('snapshot_failed', { detail: String(e && e.message ? e.message : e) });
+    }
+    if (snapshot && snapshot.gen === gen) snapshot.timer = setTimeout(loop, settings.interval_ms);
+  };
+  loop();
+}
+
+function stopSnapshots() {
+  if (!snapshot) return;
+  clearTimeout(snapshot.timer);
+  snapshot = null;
+  snapshotGen += 1;
+}
+
+let snapshotCanvas = null;
+
+function encodeJpeg(canvas, quality) {
+  return new Promise((resolve, reject) => {
+    canvas.toBlob((blob) => {
+      if (!blob) return reject(new Error('toBlob gave nothing'));
+      const fr = new FileReader();
+      fr.onload = () => resolve(String(fr.result).slice(String(fr.result).indexOf(',') + 1));
+      fr.onerror = () => reject(fr.error);
+      fr.readAsDataURL(blob);
+    }, 'image/jpeg', quality);
+  });
+}
+
+async function takeSnapshot({ width, height, quality }, gen) {
+  const video = $('preview');
+  if (!video || video.readyState < 2 || !video.videoWidth) {
+    state.snapshots_skipped += 1;
+    note('snapshot_skipped', { why: 'no frame' });
+    return;
+  }
+  if (!ws || ws.readyState !== WebSocket.OPEN || ws.bufferedAmount > SNAPSHOT_MAX_BUFFERED) {
+    state.snapshots_skipped += 1;
+    note('snapshot_skipped', { why: 'control channel busy or closed' });
+    return;
+  }
+  snapshotCanvas ??= document.createElement('canvas');
+  const canvas = snapshotCanvas;
+  canvas.width = width;
+  canvas.height = height;
+  // cover: scale the camera frame to fill width x height, cropping the centre (not mirrored: as the camera sees)
+  const vw = video.videoWidth, vh = video.videoHeight;
+  const scale = Math.max(width / vw, height / vh);
+  const sw = width / scale, sh = height / scale;
+  canvas.getContext('2d').drawImage(video, (vw - sw) / 2, (vh - sh) / 2, sw, sh, 0, 0, width, height);
+  let b64 = await encodeJpeg(canvas, quality);
+  if (b64.length > SNAPSHOT_MAX_B64) b64 = await encodeJpeg(canvas, quality / 2);
+  if (!snapshot || snapshot.gen !== gen || terminal) return; // stopped meanwhile
+  if (b64.length > SNAPSHOT_MAX_B64) {
+    state.snapshots_skipped += 1;
+    note('snapshot_skipped', { why: 'too large', chars: b64.length });
+    return;
+  }
+  if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  state.snapshots_sent += 1;
+  ws.send(JSON.stringify({ type: 'snapshot', seq: state.snapshots_sent, width, height, jpeg_b64: b64 }));
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -791,6 +976,9 @@ async function applyConstraintsNow(c) {
 
 function teardown() {
   clearTimeout(disconnectTimer);
+  stopSnapshots();
+  tallyPaused();
+  pausedSince = null;
   clearInterval(challengeTimer);
   clearTimeout(challengeTimer);
   if (watchId !== null) {
@@ -814,6 +1002,7 @@ async function finish(kind, serverMessage) {
   if (finishing) return;
   finishing = true;
   terminal = true;
+  stopSnapshots();
   note('finish', { kind });
   await pollStats();
   const loc = session && session.location;

@@ -1,5 +1,5 @@
-// WebRTC helpers of the applicant page: WHIP-style publishing (non-trickle), codec preference, sender constraints
-// and statistics. See docs/live-protocol.md.
+// WebRTC helpers of the applicant page: WHIP-style publishing (non-trickle), codec preference, the server's `adapt`
+// actions on the senders, and statistics. See docs/live-protocol.md.
 
 /** An error from the signalling endpoint: HTTP status + the server's error code. */
 export class WhipError extends Error {
@@ -148,32 +148,106 @@ export async function unpublish(locationUrl, resumeKey) {
   }
 }
 
-/**
- * Apply a `constraints` control message to a video sender. Returns the encoding actually set.
- * Throws when setParameters refuses (the caller logs it).
- */
-export async function applyConstraints(sender, c) {
+const DEGRADATION = new Set(['maintain-framerate', 'maintain-resolution', 'balanced']);
+const positive = (x) => typeof x === 'number' && Number.isFinite(x) && x > 0;
+
+/** Set the video fields of an `adapt` message on fresh parameters of `sender` (optionally degradationPreference). */
+function videoParams(sender, v, withDegradation) {
   const params = sender.getParameters();
-  if (!params.encodings || !params.encodings.length) params.encodings = [{}];
-  const enc = params.encodings[0];
-  if (Number.isFinite(c.max_bitrate_bps) && c.max_bitrate_bps > 0) enc.maxBitrate = Math.round(c.max_bitrate_bps);
-  if (Number.isFinite(c.scale_resolution_down_by) && c.scale_resolution_down_by >= 1) {
-    enc.scaleResolutionDownBy = c.scale_resolution_down_by;
-  }
-  if (Number.isFinite(c.max_framerate) && c.max_framerate > 0) enc.maxFramerate = c.max_framerate;
-  await sender.setParameters(params);
-  const e = sender.getParameters().encodings?.[0] || {};
-  return { maxBitrate: e.maxBitrate, scaleResolutionDownBy: e.scaleResolutionDownBy, maxFramerate: e.maxFramerate };
+  const enc = params.encodings?.[0];
+  if (!enc) throw new Error('the video sender has no encoding');
+  if (typeof v.active === 'boolean') enc.active = v.active;
+  if (positive(v.max_bitrate_bps)) enc.maxBitrate = Math.round(v.max_bitrate_bps);
+  if (positive(v.scale_resolution_down_by)) enc.scaleResolutionDownBy = Math.max(1, v.scale_resolution_down_by);
+  if (positive(v.max_framerate)) enc.maxFramerate = v.max_framerate;
+  if (withDegradation) params.degradationPreference = v.degradation_preference;
+  return params;
 }
 
-/** Outbound statistics of a peer connection: bytes sent (audio + video) and the negotiated codecs. */
+const errText = (e) => String(e?.message || e).slice(0, 200);
+
+/**
+ * Apply an `adapt` control message (docs/live-protocol.md) to the video and audio senders (either may be null), one
+ * setParameters after the other. A degradationPreference the browser refuses is dropped and the rest applied again.
+ * Never throws: resolves {video, audio, error} — what getParameters() reports afterwards (null for a missing
+ * sender) and null or the text of what failed.
+ */
+export async function applyAdapt(videoSender, audioSender, msg) {
+  const errors = [];
+  const v = msg?.video;
+  if (videoSender && v && typeof v === 'object') {
+    const degradation = DEGRADATION.has(v.degradation_preference);
+    try {
+      await videoSender.setParameters(videoParams(videoSender, v, degradation));
+    } catch (e) {
+      if (!degradation) {
+        errors.push(`video: ${errText(e)}`);
+      } else {
+        try {
+          await videoSender.setParameters(videoParams(videoSender, v, false));
+          errors.push(`degradationPreference ${v.degradation_preference} refused: ${errText(e)}`);
+        } catch (e2) {
+          errors.push(`video: ${errText(e2)}`);
+        }
+      }
+    }
+  }
+  const a = msg?.audio;
+  if (audioSender && a && typeof a === 'object' && positive(a.max_bitrate_bps)) {
+    try {
+      const params = audioSender.getParameters();
+      if (!params.encodings?.[0]) throw new Error('the audio sender has no encoding');
+      params.encodings[0].maxBitrate = Math.round(a.max_bitrate_bps);
+      await audioSender.setParameters(params);
+    } catch (e) {
+      errors.push(`audio: ${errText(e)}`);
+    }
+  }
+  return { video: videoReport(videoSender), audio: audioReport(audioSender), error: errors.length ? errors.join('; ') : null };
+}
+
+function videoReport(sender) {
+  if (!sender) return null;
+  try {
+    const p = sender.getParameters();
+    const e = p.encodings?.[0] || {};
+    return { active: e.active ?? null, maxBitrate: e.maxBitrate ?? null, scaleResolutionDownBy: e.scaleResolutionDownBy ?? null,
+      maxFramerate: e.maxFramerate ?? null, degradationPreference: p.degradationPreference ?? null };
+  } catch {
+    return null;
+  }
+}
+
+function audioReport(sender) {
+  if (!sender) return null;
+  try {
+    return { maxBitrate: sender.getParameters().encodings?.[0]?.maxBitrate ?? null };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Outbound statistics of a peer connection: bytes sent (audio + video), the negotiated codecs, the video's frame
+ * size, rate and quality limitation, and the selected candidate pair's bandwidth estimate and round-trip time.
+ */
 export async function outboundStats(pc) {
   const report = await pc.getStats();
   const out = { bytes_sent: 0, video_bytes_sent: 0, audio_bytes_sent: 0, codec: null, audio_codec: null,
-    frames_sent: 0, frame_width: null, frame_height: null, fps: null };
+    frames_sent: 0, frame_width: null, frame_height: null, fps: null, quality_limitation_reason: null,
+    available_outgoing_bitrate_bps: null, rtt_s: null };
   const codecs = new Map();
-  report.forEach((s) => { if (s.type === 'codec') codecs.set(s.id, s); });
+  let pair = null;
+  let selectedPairId = null;
   report.forEach((s) => {
+    if (s.type === 'codec') codecs.set(s.id, s);
+    else if (s.type === 'transport' && s.selectedCandidatePairId) selectedPairId = s.selectedCandidatePairId;
+  });
+  report.forEach((s) => {
+    if (s.type === 'candidate-pair') {
+      if (s.id === selectedPairId || (!selectedPairId && !pair && s.nominated && s.state === 'succeeded')) pair = s;
+      return;
+    }
     if (s.type !== 'outbound-rtp') return;
     const kind = s.kind || s.mediaType;
     out.bytes_sent += s.bytesSent || 0;
@@ -184,11 +258,35 @@ export async function outboundStats(pc) {
       if (s.frameWidth) out.frame_width = s.frameWidth;
       if (s.frameHeight) out.frame_height = s.frameHeight;
       if (s.framesPerSecond) out.fps = s.framesPerSecond;
+      if (typeof s.qualityLimitationReason === 'string') out.quality_limitation_reason = s.qualityLimitationReason;
       if (codec) out.codec = codec.mimeType;
     } else if (kind === 'audio') {
       out.audio_bytes_sent += s.bytesSent || 0;
       if (codec) out.audio_codec = codec.mimeType;
     }
   });
+  if (pair) {
+    if (Number.isFinite(pair.availableOutgoingBitrate)) out.available_outgoing_bitrate_bps = pair.availableOutgoingBitrate;
+    if (Number.isFinite(pair.currentRoundTripTime)) out.rtt_s = pair.currentRoundTripTime;
+  }
   return out;
+}
+
+/**
+ * The `sender_stats` control message from outboundStats() and the call's total bytes: unknown fields are left out,
+ * integers are integers, the quality limitation reason is at most 32 characters.
+ */
+export function senderStatsMessage(s, totalBytesSent) {
+  const msg = { type: 'sender_stats' };
+  const num = (x) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
+  if (num(s.available_outgoing_bitrate_bps)) msg.available_outgoing_bitrate_bps = Math.round(s.available_outgoing_bitrate_bps);
+  if (s.quality_limitation_reason) msg.quality_limitation_reason = String(s.quality_limitation_reason).slice(0, 32);
+  if (num(s.frame_width) && num(s.frame_height)) {
+    msg.frame_width = Math.round(s.frame_width);
+    msg.frame_height = Math.round(s.frame_height);
+  }
+  if (num(s.fps)) msg.fps = Math.round(s.fps * 10) / 10;
+  if (num(totalBytesSent)) msg.bytes_sent = Math.round(totalBytesSent);
+  if (num(s.rtt_s)) msg.rtt_s = s.rtt_s;
+  return msg;
 }

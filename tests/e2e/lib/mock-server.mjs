@@ -6,16 +6,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join, normalize, extname, sep } from 'node:path';
 import { REPO, launchBrowser } from './browser.mjs';
+import { adaptMessage } from './mock.mjs';
 
 const ROOT = join(REPO, 'web', 'applicant');
 const TYPES = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8' };
 const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
-/** The default interview: two questions and a challenge, then done (about 5 s). */
+/**
+ * The default interview: an `adapt`, two questions and a challenge, then done (about 5 s). A script is a list of
+ * [delay ms after the previous step, message to the page], started by the page's first `hello`.
+ */
 export function defaultScript() {
   return [
     [300, { type: 'state', state: 'live', message: 'Connected' }],
-    [200, { type: 'constraints', max_bitrate_bps: 450000, scale_resolution_down_by: 1.0, max_framerate: 15 }],
+    [200, adaptMessage(1, { max_bitrate_bps: 450000, degradation_preference: 'maintain-framerate' }, { reason: 'start' })],
     [100, { type: 'prompt', id: 'q1', text: 'What does your business sell?', index: 1, total: 2 }],
     [800, { type: 'progress', elapsed_s: 1.5, total_s: 5, face_visible: true }],
     [500, { type: 'challenge', id: 'c1', kind: 'turn_left', text: 'Turn your head to the left', deadline_ms: 1500 }],
@@ -142,11 +146,13 @@ export async function startMockServer({ token = `tok_${randomBytes(16).toString(
     const sendJson = (o) => frame(1, Buffer.from(JSON.stringify(o)));
     let buf = Buffer.alloc(0);
     let started = false;
+    let fragments = null; // a text message arriving in several frames (opcode 1 without FIN, then 0s)
     socket.on('data', (d) => {
       buf = Buffer.concat([buf, d]);
       for (;;) {
         if (buf.length < 2) return;
         const opcode = buf[0] & 15;
+        const fin = (buf[0] & 0x80) !== 0;
         let len = buf[1] & 127;
         let off = 2;
         if (len === 126) { if (buf.length < 4) return; len = buf.readUInt16BE(2); off = 4; }
@@ -160,9 +166,17 @@ export async function startMockServer({ token = `tok_${randomBytes(16).toString(
         buf = buf.subarray(off + len);
         if (opcode === 8) { frame(8, payload.subarray(0, 2)); socket.end(); return; }
         if (opcode === 9) { frame(10, payload); continue; }
-        if (opcode !== 1) continue;
+        if (opcode === 1 && !fin) { fragments = [payload]; continue; }
+        if (opcode === 0 && fragments) {
+          fragments.push(payload);
+          if (!fin) continue;
+        } else if (opcode !== 1) {
+          continue;
+        }
+        const text = (opcode === 0 ? Buffer.concat(fragments) : payload).toString('utf8');
+        if (opcode === 0) fragments = null;
         let msg;
-        try { msg = JSON.parse(payload.toString('utf8')); } catch { continue; }
+        try { msg = JSON.parse(text); } catch { continue; }
         events.push({ kind: 'ws_message', msg });
         if (msg.type === 'hello' && !started) {
           started = true;

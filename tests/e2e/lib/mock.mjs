@@ -19,6 +19,22 @@ export function defaultJoinInfo() {
   };
 }
 
+/**
+ * An `adapt` control message as src/session/control.rs serialises it (`ServerMsg::Adapt`): `video` overrides the
+ * video settings; `snapshots` only in audio-only mode.
+ */
+export function adaptMessage(seq, video = {}, { audio = 32000, snapshots, reason = 'test' } = {}) {
+  return {
+    type: 'adapt',
+    seq,
+    video: { active: true, max_bitrate_bps: 600000, scale_resolution_down_by: 1.0, max_framerate: 15.0,
+      degradation_preference: 'balanced', ...video },
+    audio: { max_bitrate_bps: audio },
+    ...(snapshots ? { snapshots } : {}),
+    reason,
+  };
+}
+
 const json = (status, body) => ({ status, contentType: 'application/json', body: JSON.stringify(body) });
 
 /**
@@ -40,7 +56,8 @@ export class Mock {
     this.page = page;
     this.opts = opts;
     this.requests = []; // {method, path, headers, body}
-    this.messages = []; // control messages from the page (parsed), with .socket = n
+    this.messages = []; // control messages from the page (parsed), with .socket = n: hello, location,
+    //                     challenge_shown, adapt_applied, sender_stats, snapshot, hangup … (see sent(type))
     this.sockets = []; // WebSocketRoute, in order
     this.socketUrls = [];
     this.whipPosts = 0;

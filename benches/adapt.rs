@@ -1,0 +1,226 @@
+//! Bitrate adaptation under impairment, with the real headless Chromium sender (`tests/e2e/applicant.mjs`, fake
+//! camera and microphone from the test stream) talking to `facereview serve` through the userspace impairment
+//! relay (`facereview-impair`, seeded). Each network profile runs twice: adaptation on (the controller steers the
+//! phone) and off (plain WebRTC negotiation: no actions, no start cap). Reported per run: the phone's data use, the
+//! freezes, time to first frame, the share of usable liveness / voice windows, the mean frame rate and height, and
+//! whether the verdict matches the unimpaired run of the same mode. Not a criterion micro-benchmark: one call per
+//! row; results go to stdout as a Markdown table (copied into BENCHMARKS.md) and, with FR_ADAPT_OUT, as JSON.
+//!
+//!     cargo bench --bench adapt                                   # all profiles, both modes, plus a 3-min call
+//!     FR_ADAPT_PROFILES=clean,kbps150_loss5 FR_ADAPT_MODES=on cargo bench --bench adapt
+//!     FR_ADAPT_LONG=0 cargo bench --bench adapt                   # without the 3-minute call
+//!     FR_ADAPT_TRACES=testdata/adapt cargo bench --bench adapt    # keep each call's controller trace
+//!
+//! `cargo test --benches` builds it and runs nothing (a call takes a minute).
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::server::{Http, ServerProc, create_session, wait_state};
+use serde_json::{Value, json};
+use std::process::Command;
+use std::time::Duration;
+
+struct Row {
+    profile: String,
+    mode: String,
+    call_s: f64,
+    ok: bool,
+    phone_mb: f64,
+    server_kbps: f64,
+    ttff_ms: Option<u64>,
+    freezes: u64,
+    freeze_ms: u64,
+    liveness: f64,
+    voice: f64,
+    expression: f64,
+    mean_fps: f64,
+    height: String,
+    snapshots: u64,
+    actions: u64,
+    decision: String,
+    end_reason: String,
+}
+
+fn script(long: bool) -> Value {
+    if long {
+        // ~3 minutes: eight questions (one about the place), four challenges.
+        let mut q: Vec<Value> = (1..=8)
+            .map(|i| json!({"id": format!("q{i}"), "text": "Please tell us about your business.", "duration_s": 19}))
+            .collect();
+        q[1] = json!({"id": "q2", "text": "Please show us where you are.", "duration_s": 15, "focus": "scene"});
+        json!({"questions": q, "challenges": [{"kind": "turn_left"}, {"kind": "blink"}, {"kind": "read_digits"}, {"kind": "turn_right"}]})
+    } else {
+        json!({
+            "questions": [
+                {"id": "q1", "text": "What does your business sell?", "duration_s": 12},
+                {"id": "q2", "text": "Please show us where you are.", "duration_s": 8, "focus": "scene"},
+                {"id": "q3", "text": "How long have you run it?", "duration_s": 12}
+            ],
+            "challenges": [{"kind": "turn_left"}, {"kind": "read_digits"}]
+        })
+    }
+}
+
+fn fake(name: &str) -> std::path::PathBuf {
+    let p = common::root().join("testdata/fake").join(name);
+    assert!(p.exists(), "{} is missing: run the README's set-up", p.display());
+    p
+}
+
+fn call(profile: &str, mode: &str, long: bool) -> Row {
+    let mut server = ServerProc::start(&format!("bench-adapt-{profile}-{mode}"), &["--adapt", mode]);
+    let http = Http::new();
+    let body = json!({
+        "applicant_ref": format!("BENCH-{profile}-{mode}"),
+        "declared": {"name": "Isabella Cafe", "category": "restaurant_cafe_food", "lat": 60.171848, "lon": 24.940692},
+        "script": script(long),
+    });
+    let (id, _token, join_url) = create_session(&http, &server, &body);
+    let out = Command::new("node")
+        .arg(common::root().join("tests/e2e/applicant.mjs"))
+        .args(["--url", &join_url, "--codec", "vp8", "--geo", "60.17193,24.94085,14"])
+        .args(["--timeout-s", if long { "420" } else { "200" }])
+        .arg("--video")
+        .arg(fake("applicant.y4m"))
+        .arg("--audio")
+        .arg(fake("applicant.wav"))
+        .args(["--relay-cmd", env!("CARGO_BIN_EXE_facereview-impair"), "--relay-profile", profile, "--relay-seed", "7"])
+        .output()
+        .expect("node runs the applicant driver");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let r: Value = stdout
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .and_then(|l| serde_json::from_str(l).ok())
+        .unwrap_or_else(|| json!({"ok": false, "errors": [String::from_utf8_lossy(&out.stderr).to_string()]}));
+    if r["ok"] != true {
+        eprintln!("adapt bench: {profile}/{mode}: driver not ok: {r}");
+    }
+    let s = wait_state(&http, &server, &id, &["verdict", "failed"], Duration::from_secs(300));
+    let q = &s["quality"];
+    let rep = &q["report"];
+    let media_s = q["media_s"].as_f64().unwrap_or(0.0);
+    let phone_bytes = r["bytes_sent"].as_f64().unwrap_or(0.0);
+    let heights = rep["heights"].as_object().cloned().unwrap_or_default();
+    let top_height = heights
+        .iter()
+        .max_by_key(|(_, n)| n.as_u64().unwrap_or(0))
+        .map(|(h, _)| h.clone())
+        .unwrap_or_else(|| "-".into());
+    if let Ok(dir) = std::env::var("FR_ADAPT_TRACES") {
+        let src = server.data.join("sessions").join(&id).join("adapt-trace.jsonl");
+        let dst = std::path::Path::new(&dir).join(format!("{profile}-{mode}{}.jsonl", if long { "-long" } else { "" }));
+        if src.exists() {
+            let _ = std::fs::create_dir_all(&dir);
+            let _ = std::fs::copy(&src, &dst);
+        }
+    }
+    let row = Row {
+        profile: profile.into(),
+        mode: mode.into(),
+        call_s: media_s,
+        ok: r["ok"] == true,
+        phone_mb: phone_bytes / 1e6,
+        server_kbps: q["bytes_received"].as_f64().unwrap_or(0.0) * 8.0 / 1000.0 / media_s.max(1.0),
+        ttff_ms: rep["time_to_first_frame_ms"].as_u64(),
+        freezes: rep["freeze_count"].as_u64().unwrap_or(0),
+        freeze_ms: rep["total_freeze_ms"].as_u64().unwrap_or(0),
+        liveness: rep["windows"]["liveness"]["share"].as_f64().unwrap_or(0.0),
+        voice: rep["windows"]["voice"]["share"].as_f64().unwrap_or(0.0),
+        expression: rep["windows"]["expression"]["share"].as_f64().unwrap_or(0.0),
+        mean_fps: rep["mean_fps"].as_f64().unwrap_or(0.0),
+        height: top_height,
+        snapshots: q["snapshots"].as_u64().unwrap_or(0),
+        actions: q["adapt_actions"].as_u64().unwrap_or(0),
+        decision: s["decision"].as_str().unwrap_or("-").into(),
+        end_reason: s["end_reason"].as_str().unwrap_or("-").into(),
+    };
+    server.stop(Duration::from_secs(60));
+    row
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    if !bench {
+        return;
+    }
+    let list = |var: &str, default: &str| -> Vec<String> {
+        std::env::var(var)
+            .unwrap_or_else(|_| default.into())
+            .split(',')
+            .map(|x| x.trim().to_owned())
+            .filter(|x| !x.is_empty())
+            .collect()
+    };
+    let profiles = list("FR_ADAPT_PROFILES", "clean,good_4g,kbps400,kbps150_loss5,outage5s");
+    let modes = list("FR_ADAPT_MODES", "on,off");
+    let mut rows = Vec::new();
+    for mode in &modes {
+        for p in &profiles {
+            eprintln!("adapt bench: {p} / adaptation {mode} ...");
+            rows.push(call(p, mode, false));
+        }
+    }
+    if std::env::var("FR_ADAPT_LONG").map(|v| v != "0").unwrap_or(true) {
+        for mode in &modes {
+            eprintln!("adapt bench: 3-minute call, good_4g / adaptation {mode} ...");
+            let mut r = call("good_4g", mode, true);
+            r.profile = "good_4g (3 min)".into();
+            rows.push(r);
+        }
+    }
+    println!(
+        "| profile | adapt | call s | driver ok | phone MB | server kb/s | TTFF ms | freezes (ms) | liveness windows | voice windows | expression windows | mean fps | main height | snapshots | actions | decision | same as clean |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let reference = rows.iter().find(|x| x.profile == "clean" && x.mode == r.mode).map(|x| x.decision.clone());
+        let same = match &reference {
+            Some(d) => {
+                if *d == r.decision {
+                    "yes"
+                } else {
+                    "no"
+                }
+            }
+            None => "-",
+        };
+        println!(
+            "| {} | {} | {:.0} | {} | {:.2} | {:.0} | {} | {} ({}) | {:.0} % | {:.0} % | {:.0} % | {:.1} | {} | {} | {} | {} ({}) | {} |",
+            r.profile,
+            r.mode,
+            r.call_s,
+            if r.ok { "yes" } else { "no" },
+            r.phone_mb,
+            r.server_kbps,
+            r.ttff_ms.map(|x| x.to_string()).unwrap_or("-".into()),
+            r.freezes,
+            r.freeze_ms,
+            r.liveness * 100.0,
+            r.voice * 100.0,
+            r.expression * 100.0,
+            r.mean_fps,
+            r.height,
+            r.snapshots,
+            r.actions,
+            r.decision,
+            r.end_reason,
+            same
+        );
+    }
+    if let Ok(path) = std::env::var("FR_ADAPT_OUT") {
+        let v: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({"profile": r.profile, "mode": r.mode, "call_s": r.call_s, "ok": r.ok, "phone_mb": r.phone_mb,
+                    "server_kbps": r.server_kbps, "ttff_ms": r.ttff_ms, "freezes": r.freezes, "freeze_ms": r.freeze_ms,
+                    "liveness": r.liveness, "voice": r.voice, "expression": r.expression, "mean_fps": r.mean_fps,
+                    "height": r.height, "snapshots": r.snapshots, "actions": r.actions, "decision": r.decision,
+                    "end_reason": r.end_reason})
+            })
+            .collect();
+        let _ = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap_or_default());
+    }
+}
