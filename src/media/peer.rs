@@ -569,8 +569,7 @@ struct Track {
 #[derive(Default)]
 struct Repair {
     video_ssrcs: Mutex<Vec<u32>>,
-    /// SSRC, jitterbuffer, and the `ts-offset` (ns) it was given.
-    buffers: Mutex<Vec<(u32, gst::glib::WeakRef<gst::Element>, u64)>>,
+    buffers: Mutex<Vec<(u32, gst::glib::WeakRef<gst::Element>)>>,
     /// Running time of the first packet of the first stream (ns): every stream's `ts-offset`.
     first_arrival: Mutex<Option<u64>>,
 }
@@ -614,14 +613,14 @@ impl Repair {
             Self::enable(jb);
         }
         if let Ok(mut b) = self.buffers.lock() {
-            b.retain(|(_, w, _)| w.upgrade().is_some());
-            b.push((ssrc, jb.downgrade(), offset));
+            b.retain(|(_, w)| w.upgrade().is_some());
+            b.push((ssrc, jb.downgrade()));
         }
     }
 
     fn find(&self, ssrc: u32) -> Option<gst::Element> {
         let b = self.buffers.lock().ok()?;
-        b.iter().rev().find(|(s, _, _)| *s == ssrc).and_then(|(_, w, _)| w.upgrade())
+        b.iter().rev().find(|(s, _)| *s == ssrc).and_then(|(_, w)| w.upgrade())
     }
 
     /// The video track's SSRC is known (its pad appeared).
