@@ -236,7 +236,9 @@ fn time_offset_shifts_the_live_timeline_but_not_the_recording() {
     let (live, info, _) = run_call(&common::stream("live_two_speakers.webm"), sender_cfg(SendCodec::Vp8, Some(3)), cfg);
     assert!(live.video.len() >= 30, "{} frames", live.video.len());
     let first = secs(live.first_video());
-    assert!((100.0..100.5).contains(&first), "live pts carry the offset: {first}");
+    // Up to 1 s after the offset: a first keyframe that misses the freshly linked decoder costs a FIR round trip
+    // on a loaded machine (see `check_call`).
+    assert!((100.0..101.0).contains(&first), "live pts carry the offset: {first}");
     assert!(live.audio.iter().all(|(t, _)| secs(*t) >= 100.0));
     assert!(live.indices[0] >= 1000, "frame indices continue from the offset");
     assert_monotonic(&live);

@@ -17,7 +17,8 @@
 //!
 //! ## Pipeline
 //! Per accepted track: `depay → tee`, then two guarded bins: (a) decode: `queue (leaky, 3 s) → [h264parse] →
-//! decoder → queue (leaky) → decode branch → appsink` (the file decoder's `pipelines/decode_*.txt` fragments) and
+//! decoder → queue (leaky: 1 s / 30 decoded frames, room for the burst that follows linking) → decode branch →
+//! appsink` (the file decoder's `pipelines/decode_*.txt` fragments) and
 //! (b) record: `queue (leaky, 10 s) → [h264parse → avc3] → matroskamux → filesink`. A guarded bin answers OK
 //! upstream whatever its branch returns, so a refusing muxer or a broken decoder stops only its own branch (reported
 //! once as [`PeerEvent::Error`]) and never the tee, the other branch or the transport. H.264 is recorded as `avc3`
@@ -28,9 +29,11 @@
 //!
 //! ## Media clock
 //! The jitterbuffers run in `buffer-mode=none` (timestamps follow the sender's RTP clock from each stream's first
-//! packet, not arrival times, whose jitter made the decoded audio step back by ~30 ms) and RTCP lip-sync
-//! corrections are ignored (`max-ts-offset=1`): a test sender's reports moved the streams by 100-300 ms back and
-//! forth. Audio/video alignment therefore rests on the first packets' arrival; measured in-process, flashes and
+//! packet, not arrival times, whose jitter made the decoded audio step back by ~30 ms) and rtpbin's RTCP lip-sync
+//! does not run (its `handle-sync` handler is pre-empted, see `Repair`; `max-ts-offset=1` alone still let it reset
+//! one stream's offset): a test sender's reports moved the streams by 100-300 ms back and forth. Every
+//! jitterbuffer carries the same `ts-offset` (the call's first packet's running time, for the retransmission
+//! timers). Audio/video alignment therefore rests on each stream's first packet; measured in-process, flashes and
 //! beeps that start together arrive within 7 ms (the Opus look-ahead), live and in the recording.
 //!
 //! The peer's origin is the running time of the first depayloaded buffer of any track. A live [`MediaEvent`]'s pts
@@ -609,6 +612,17 @@ impl Repair {
         if offset > 0 {
             jb.set_property("ts-offset", offset as i64);
         }
+        // rtpbin's RTCP lip-sync writes `ts-offset` too, on every sender report: it sets the reference stream's
+        // to 0 (`max-ts-offset` only stops larger corrections), which took this offset away from one stream
+        // mid-call (measured: video 270 ms behind audio, or a jump back in time). The media clock comes from the
+        // senders' RTP clocks (module doc), so rtpbin's handler is not run: this one is connected first (rtpbin
+        // connects when it links the jitterbuffer, after this signal) and stops the emission.
+        jb.connect("handle-sync", false, |args| {
+            if let Some(Ok(jb)) = args.first().map(|v| v.get::<gst::Element>()) {
+                jb.stop_signal_emission_by_name("handle-sync");
+            }
+            None
+        });
         if self.video_ssrcs.lock().map(|v| v.contains(&ssrc)).unwrap_or(false) {
             Self::enable(jb);
         }
@@ -1328,7 +1342,11 @@ fn link_incoming(pipeline: &gst::Pipeline, pad: &gst::Pad, sh: &Arc<Shared>) -> 
             .push(gst::ElementFactory::make("opusdec").property("plc", true).build().map_err(|e| perr("opusdec", e))?),
     }
     decode.push(match kind {
-        Kind::Video => leaky_queue(0, 5)?,
+        // Decoded frames are dropped here when analysis falls behind, never encoded ones (a decoder that loses
+        // a reference frame smears until the next keyframe). It must hold the burst that comes when the
+        // jitterbuffer releases what arrived while this track was being linked: 5 frames lost the call's first
+        // 2-4 frames on a loaded machine (measured; the recording had them).
+        Kind::Video => leaky_queue(1_000_000_000, 30)?,
         Kind::Audio => leaky_queue(1_000_000_000, 0)?,
     });
     let desc = if kind == Kind::Video { VIDEO_BRANCH } else { AUDIO_BRANCH };
