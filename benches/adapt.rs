@@ -40,6 +40,25 @@ struct Row {
     actions: u64,
     decision: String,
     end_reason: String,
+    /// From the receiver's last stats in the event log: PLIs sent, requests the receiver held back, and the
+    /// video retransmissions asked / repaired / packets lost.
+    plis: u64,
+    plis_held: u64,
+    rtx: (u64, u64, u64),
+}
+
+/// The last receiver stats (`PeerStats`) written to the session's event log.
+fn last_peer_stats(events: &std::path::Path) -> Option<Value> {
+    fn find(v: &Value) -> Option<&Value> {
+        match v {
+            Value::Object(m) if m.contains_key("video_repair") => Some(v),
+            Value::Object(m) => m.values().find_map(find),
+            Value::Array(a) => a.iter().find_map(find),
+            _ => None,
+        }
+    }
+    let text = std::fs::read_to_string(events).ok()?;
+    text.lines().rev().filter_map(|l| serde_json::from_str::<Value>(l).ok()).find_map(|v| find(&v).cloned())
 }
 
 fn script(long: bool) -> Value {
@@ -117,7 +136,12 @@ fn call(profile: &str, mode: &str, long: bool) -> Row {
             let _ = std::fs::copy(&src, &dst);
         }
     }
+    let ps = last_peer_stats(&server.data.join("sessions").join(&id).join("events.jsonl")).unwrap_or(Value::Null);
+    let rep_n = |k: &str| ps["video_repair"][k].as_u64().unwrap_or(0);
     let row = Row {
+        plis: ps["video"]["pli_count"].as_u64().unwrap_or(0) + ps["video"]["fir_count"].as_u64().unwrap_or(0),
+        plis_held: rep_n("keyframe_requests_held"),
+        rtx: (rep_n("rtx_requests"), rep_n("rtx_repaired"), rep_n("lost")),
         profile: profile.into(),
         mode: mode.into(),
         call_s: media_s,
@@ -172,9 +196,9 @@ fn main() {
         }
     }
     println!(
-        "| profile | adapt | call s | driver ok | phone MB | server kb/s | TTFF ms | freezes (ms) | liveness windows | voice windows | expression windows | mean fps | main height | snapshots | actions | decision | same as clean |"
+        "| profile | adapt | call s | driver ok | phone MB | server kb/s | TTFF ms | freezes (ms) | liveness windows | voice windows | expression windows | mean fps | main height | snapshots | actions | PLIs (held) | RTX asked/repaired/lost | decision | same as clean |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let reference = rows.iter().find(|x| x.profile == "clean" && x.mode == r.mode).map(|x| x.decision.clone());
         let same = match &reference {
@@ -188,7 +212,7 @@ fn main() {
             None => "-",
         };
         println!(
-            "| {} | {} | {:.0} | {} | {:.2} | {:.0} | {} | {} ({}) | {:.0} % | {:.0} % | {:.0} % | {:.1} | {} | {} | {} | {} ({}) | {} |",
+            "| {} | {} | {:.0} | {} | {:.2} | {:.0} | {} | {} ({}) | {:.0} % | {:.0} % | {:.0} % | {:.1} | {} | {} | {} | {} ({}) | {}/{}/{} | {} ({}) | {} |",
             r.profile,
             r.mode,
             r.call_s,
@@ -205,6 +229,11 @@ fn main() {
             r.height,
             r.snapshots,
             r.actions,
+            r.plis,
+            r.plis_held,
+            r.rtx.0,
+            r.rtx.1,
+            r.rtx.2,
             r.decision,
             r.end_reason,
             same
@@ -218,7 +247,8 @@ fn main() {
                     "server_kbps": r.server_kbps, "ttff_ms": r.ttff_ms, "freezes": r.freezes, "freeze_ms": r.freeze_ms,
                     "liveness": r.liveness, "voice": r.voice, "expression": r.expression, "mean_fps": r.mean_fps,
                     "height": r.height, "snapshots": r.snapshots, "actions": r.actions, "decision": r.decision,
-                    "end_reason": r.end_reason})
+                    "end_reason": r.end_reason, "plis": r.plis, "plis_held": r.plis_held,
+                    "rtx_asked": r.rtx.0, "rtx_repaired": r.rtx.1, "lost": r.rtx.2})
             })
             .collect();
         let _ = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap_or_default());

@@ -4,6 +4,7 @@
 //! May use `gstreamer*` and `types`; no analysis logic lives here.
 
 pub mod decode;
+pub mod keyframes;
 pub mod peer;
 pub mod sender;
 pub mod stats;

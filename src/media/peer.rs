@@ -49,6 +49,7 @@
 //! deadline by 0.1 s per 1000 s: calls much longer than half an hour may start losing packets as late.
 
 use super::decode::{AUDIO_BRANCH, AudioChunk, MediaEvent, VIDEO_BRANCH, VideoFrame};
+use super::keyframes::KeyframeGate;
 use super::stats::{PeerStats, parse_session_source, parse_stats, session_sources};
 use crate::analysis::image::RgbFrame;
 use crate::types::{FrameIndex, MediaDuration, MediaTime};
@@ -683,6 +684,11 @@ struct Shared {
     tracks: [Track; 2],
     notes: Sender<Note>,
     repair: Arc<Repair>,
+    /// Paces the keyframe requests that leave the video depayloader (see [`super::keyframes`]).
+    keyframes: Mutex<KeyframeGate>,
+    /// `request_keyframe` is sending its event right now (it passes the gate).
+    keyframe_explicit: AtomicBool,
+    created: Instant,
 }
 
 impl Shared {
@@ -891,6 +897,9 @@ impl Peer {
             tracks,
             notes: notes_tx,
             repair,
+            keyframes: Mutex::new(KeyframeGate::default()),
+            keyframe_explicit: AtomicBool::new(false),
+            created: Instant::now(),
         });
 
         connect_state_signals(&webrtc, &shared);
@@ -1044,7 +1053,12 @@ impl Peer {
         stats.frames_decoded = c.video_frames.load(Ordering::Relaxed);
         stats.audio_chunks = c.audio_chunks.load(Ordering::Relaxed);
         stats.dropped = c.dropped.load(Ordering::Relaxed);
-        stats.video_repair = ssrc(Kind::Video).and_then(|v| self.shared.repair.stats(v));
+        stats.video_repair = ssrc(Kind::Video).and_then(|v| self.shared.repair.stats(v)).map(|mut r| {
+            if let Ok(g) = self.shared.keyframes.lock() {
+                (r.keyframe_requests, r.keyframe_requests_held) = g.counts();
+            }
+            r
+        });
         Some(stats)
     }
 
@@ -1053,9 +1067,12 @@ impl Peer {
         if let Some(depay) = self.shared.track(Kind::Video).depay.get()
             && let Some(pad) = depay.static_pad("src")
         {
-            // all-headers=false: rtpsession sends a PLI (true would send a FIR).
+            // all-headers=false: rtpsession sends a PLI (true would send a FIR). The event travels upstream in
+            // this thread, through the depayloader's sink-pad gate, which lets it pass.
             let ev = gst_video::UpstreamForceKeyUnitEvent::builder().all_headers(false).build();
+            self.shared.keyframe_explicit.store(true, Ordering::Release);
             let _ = pad.send_event(ev);
+            self.shared.keyframe_explicit.store(false, Ordering::Release);
         }
     }
 
@@ -1431,6 +1448,25 @@ fn link_incoming(pipeline: &gst::Pipeline, pad: &gst::Pad, sh: &Arc<Shared>) -> 
         tee.link(bin).map_err(|e| perr("link record branch", e))?;
         let src = bin.static_pad("src").ok_or_else(|| perr("record branch", "no src pad"))?;
         src.link(mux_pad).map_err(|e| perr("link muxer", e))?;
+    }
+
+    if kind == Kind::Video
+        && let Some(sinkpad) = depay.static_pad("sink")
+    {
+        // Keyframe requests leave the depayloader upstream through its sink pad: its own (one per dropped frame
+        // while it waits for a keyframe) and `request_keyframe`'s. The gate paces them.
+        let weak = Arc::downgrade(sh);
+        sinkpad.add_probe(gst::PadProbeType::EVENT_UPSTREAM, move |_, info| {
+            let Some(sh) = weak.upgrade() else { return gst::PadProbeReturn::Ok };
+            let is_request = info.event().is_some_and(|e| gst_video::ForceKeyUnitEvent::is(e));
+            if !is_request {
+                return gst::PadProbeReturn::Ok;
+            }
+            let explicit = sh.keyframe_explicit.load(Ordering::Acquire);
+            let now = sh.created.elapsed();
+            let pass = sh.keyframes.lock().map(|mut g| g.ask(now, explicit)).unwrap_or(true);
+            if pass { gst::PadProbeReturn::Ok } else { gst::PadProbeReturn::Drop }
+        });
     }
 
     let depay_src = depay.static_pad("src").ok_or_else(|| perr("depayloader", "no src pad"))?;

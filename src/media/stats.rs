@@ -72,6 +72,10 @@ pub struct RepairStats {
     pub late: u64,
     /// Mean round trip of a retransmission, seconds, when measured.
     pub rtx_rtt_s: Option<f64>,
+    /// Keyframe requests (PLI) sent to the phone, and those held back by the receiver's pacing
+    /// (`media::keyframes`); filled in by the peer.
+    pub keyframe_requests: u64,
+    pub keyframe_requests_held: u64,
 }
 
 /// Parses an `rtpjitterbuffer`'s `stats` structure.
@@ -84,6 +88,8 @@ pub fn parse_jitterbuffer_stats(s: &gst::StructureRef, retransmission: bool) -> 
         lost: n("num-lost"),
         late: n("num-late"),
         rtx_rtt_s: num(s, "rtx-rtt").filter(|x| *x > 0.0).map(|ns| ns / 1e9),
+        keyframe_requests: 0,
+        keyframe_requests_held: 0,
     }
 }
 
