@@ -45,6 +45,8 @@ struct Row {
     plis: u64,
     plis_held: u64,
     rtx: (u64, u64, u64),
+    /// The relay's uplink: packets dropped at random (loss) and because the bottleneck queue was full.
+    relay_drops: (u64, u64),
 }
 
 /// The last receiver stats (`PeerStats`) written to the session's event log.
@@ -142,6 +144,10 @@ fn call(profile: &str, mode: &str, long: bool) -> Row {
         plis: ps["video"]["pli_count"].as_u64().unwrap_or(0) + ps["video"]["fir_count"].as_u64().unwrap_or(0),
         plis_held: rep_n("keyframe_requests_held"),
         rtx: (rep_n("rtx_requests"), rep_n("rtx_repaired"), rep_n("lost")),
+        relay_drops: r["relays"].as_array().into_iter().flatten().fold((0, 0), |(l, q), x| {
+            let up = &x["stats"]["up"];
+            (l + up["dropped_loss"].as_u64().unwrap_or(0), q + up["dropped_queue"].as_u64().unwrap_or(0))
+        }),
         profile: profile.into(),
         mode: mode.into(),
         call_s: media_s,
@@ -196,9 +202,9 @@ fn main() {
         }
     }
     println!(
-        "| profile | adapt | call s | driver ok | phone MB | server kb/s | TTFF ms | freezes (ms) | liveness windows | voice windows | expression windows | mean fps | main height | snapshots | actions | PLIs (held) | RTX asked/repaired/lost | decision | same as clean |"
+        "| profile | adapt | call s | driver ok | phone MB | server kb/s | TTFF ms | freezes (ms) | liveness windows | voice windows | expression windows | mean fps | main height | snapshots | actions | PLIs (held) | RTX asked/repaired/lost | relay drops loss/queue | decision | same as clean |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let reference = rows.iter().find(|x| x.profile == "clean" && x.mode == r.mode).map(|x| x.decision.clone());
         let same = match &reference {
@@ -212,7 +218,7 @@ fn main() {
             None => "-",
         };
         println!(
-            "| {} | {} | {:.0} | {} | {:.2} | {:.0} | {} | {} ({}) | {:.0} % | {:.0} % | {:.0} % | {:.1} | {} | {} | {} | {} ({}) | {}/{}/{} | {} ({}) | {} |",
+            "| {} | {} | {:.0} | {} | {:.2} | {:.0} | {} | {} ({}) | {:.0} % | {:.0} % | {:.0} % | {:.1} | {} | {} | {} | {} ({}) | {}/{}/{} | {}/{} | {} ({}) | {} |",
             r.profile,
             r.mode,
             r.call_s,
@@ -234,6 +240,8 @@ fn main() {
             r.rtx.0,
             r.rtx.1,
             r.rtx.2,
+            r.relay_drops.0,
+            r.relay_drops.1,
             r.decision,
             r.end_reason,
             same
@@ -248,7 +256,8 @@ fn main() {
                     "liveness": r.liveness, "voice": r.voice, "expression": r.expression, "mean_fps": r.mean_fps,
                     "height": r.height, "snapshots": r.snapshots, "actions": r.actions, "decision": r.decision,
                     "end_reason": r.end_reason, "plis": r.plis, "plis_held": r.plis_held,
-                    "rtx_asked": r.rtx.0, "rtx_repaired": r.rtx.1, "lost": r.rtx.2})
+                    "rtx_asked": r.rtx.0, "rtx_repaired": r.rtx.1, "lost": r.rtx.2,
+                    "relay_dropped_loss": r.relay_drops.0, "relay_dropped_queue": r.relay_drops.1})
             })
             .collect();
         let _ = std::fs::write(path, serde_json::to_string_pretty(&v).unwrap_or_default());
