@@ -30,10 +30,10 @@
 //! ## Media clock
 //! The jitterbuffers run in `buffer-mode=none` (timestamps follow the sender's RTP clock from each stream's first
 //! packet, not arrival times, whose jitter made the decoded audio step back by ~30 ms) and rtpbin's RTCP lip-sync
-//! does not run (its `handle-sync` handler is pre-empted, see `Repair`; `max-ts-offset=1` alone still let it reset
-//! one stream's offset): a test sender's reports moved the streams by 100-300 ms back and forth. Every
-//! jitterbuffer carries the same `ts-offset` (the call's first packet's running time, for the retransmission
-//! timers). Audio/video alignment therefore rests on each stream's first packet; measured in-process, flashes and
+//! does not run (its `handle-sync` handler is pre-empted, see `Repair`; limiting it with `max-ts-offset=1`, as
+//! before, still let it reset one stream's offset): a test sender's reports moved the streams by 100-300 ms back
+//! and forth. Every jitterbuffer carries the same `ts-offset` (the call's first packet's running time, for the
+//! retransmission timers). Audio/video alignment therefore rests on each stream's first packet; measured in-process, flashes and
 //! beeps that start together arrive within 7 ms (the Opus look-ahead), live and in the recording.
 //!
 //! The peer's origin is the running time of the first depayloaded buffer of any track. A live [`MediaEvent`]'s pts
@@ -824,7 +824,6 @@ impl Peer {
         let repair = Arc::new(Repair::new(&summary));
         if let Some(rtpbin) = &rtpbin {
             rtpbin.set_property_from_str("buffer-mode", "none");
-            rtpbin.set_property("max-ts-offset", 1i64);
             // Runs after webrtcbin's own handler (connected when webrtcbin was built), so its setting wins.
             let repair = repair.clone();
             let weak = pipeline.downgrade();
