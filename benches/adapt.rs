@@ -9,7 +9,9 @@
 //!     cargo bench --bench adapt                                   # all profiles, both modes, plus a 3-min call
 //!     FR_ADAPT_PROFILES=clean,kbps150_loss5 FR_ADAPT_MODES=on cargo bench --bench adapt
 //!     FR_ADAPT_LONG=0 cargo bench --bench adapt                   # without the 3-minute call
+//!     FR_ADAPT_REPEAT=5 cargo bench --bench adapt                 # each short call 5 times, plus medians
 //!     FR_ADAPT_TRACES=testdata/adapt cargo bench --bench adapt    # keep each call's controller trace
+//!     FR_ADAPT_KEEP=/tmp/calls cargo bench --bench adapt          # keep each call's event log, trace and final state
 //!
 //! `cargo test --benches` builds it and runs nothing (a call takes a minute).
 
@@ -138,6 +140,16 @@ fn call(profile: &str, mode: &str, long: bool) -> Row {
             let _ = std::fs::copy(&src, &dst);
         }
     }
+    if let Ok(dir) = std::env::var("FR_ADAPT_KEEP") {
+        // For diagnosis: the whole event log and the session's final state (quality timeline, windows).
+        let dir = std::path::Path::new(&dir).join(format!("{profile}-{mode}{}-{id}", if long { "-long" } else { "" }));
+        let _ = std::fs::create_dir_all(&dir);
+        for f in ["events.jsonl", "adapt-trace.jsonl"] {
+            let _ = std::fs::copy(server.data.join("sessions").join(&id).join(f), dir.join(f));
+        }
+        let _ = std::fs::write(dir.join("state.json"), serde_json::to_string_pretty(&s).unwrap_or_default());
+        let _ = std::fs::write(dir.join("driver.json"), stdout.as_bytes());
+    }
     let ps = last_peer_stats(&server.data.join("sessions").join(&id).join("events.jsonl")).unwrap_or(Value::Null);
     let rep_n = |k: &str| ps["video_repair"][k].as_u64().unwrap_or(0);
     let row = Row {
@@ -186,11 +198,14 @@ fn main() {
     };
     let profiles = list("FR_ADAPT_PROFILES", "clean,good_4g,kbps400,kbps150_loss5,outage5s");
     let modes = list("FR_ADAPT_MODES", "on,off");
+    let repeat: usize = std::env::var("FR_ADAPT_REPEAT").ok().and_then(|v| v.parse().ok()).unwrap_or(1).max(1);
     let mut rows = Vec::new();
     for mode in &modes {
         for p in &profiles {
-            eprintln!("adapt bench: {p} / adaptation {mode} ...");
-            rows.push(call(p, mode, false));
+            for n in 0..repeat {
+                eprintln!("adapt bench: {p} / adaptation {mode} ({}/{repeat}) ...", n + 1);
+                rows.push(call(p, mode, false));
+            }
         }
     }
     if std::env::var("FR_ADAPT_LONG").map(|v| v != "0").unwrap_or(true) {
@@ -246,6 +261,35 @@ fn main() {
             r.end_reason,
             same
         );
+    }
+    if repeat > 1 {
+        // Single calls scatter (which packets a seeded relay drops still meets a different stream each time):
+        // the median and range of each profile's calls.
+        println!();
+        println!(
+            "| profile | adapt | calls | liveness median (range) | voice median (range) | phone MB median | freezes median | decisions |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for mode in &modes {
+            for p in &profiles {
+                let set: Vec<&Row> = rows.iter().filter(|r| &r.profile == p && &r.mode == mode).collect();
+                let stat = |f: &dyn Fn(&Row) -> f64| {
+                    let mut v: Vec<f64> = set.iter().map(|r| f(r)).collect();
+                    v.sort_by(f64::total_cmp);
+                    (v[v.len() / 2], v[0], v[v.len() - 1])
+                };
+                let (lm, l0, l1) = stat(&|r| r.liveness * 100.0);
+                let (vm, v0, v1) = stat(&|r| r.voice * 100.0);
+                let (mb, _, _) = stat(&|r| r.phone_mb);
+                let (fz, _, _) = stat(&|r| r.freezes as f64);
+                let decisions: Vec<&str> = set.iter().map(|r| r.decision.as_str()).collect();
+                println!(
+                    "| {p} | {mode} | {} | {lm:.0} % ({l0:.0}-{l1:.0}) | {vm:.0} % ({v0:.0}-{v1:.0}) | {mb:.2} | {fz:.0} | {} |",
+                    set.len(),
+                    decisions.join(", ")
+                );
+            }
+        }
     }
     if let Ok(path) = std::env::var("FR_ADAPT_OUT") {
         let v: Vec<Value> = rows

@@ -577,3 +577,65 @@ fn audio_track_that_never_starts_does_not_hold_the_recording() {
     assert!(live.video.len().abs_diff(rec.video.len()) <= 2, "{} vs {}", live.video.len(), rec.video.len());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A phone pauses its video (the controller's audio-only step, or `active: false`) and resumes seconds later: the
+/// RTP clock jumps by the pause, which makes the jitterbuffer restart its timeline at 0. The resumed frames must
+/// come at their real time — not piled at the pause (seen live: 120 frames all stamped in one second) — on the
+/// live path and in the recording.
+#[test]
+fn video_paused_for_seconds_resumes_at_its_real_time() {
+    let dir = common::temp_dir("peer-pause");
+    let path = dir.join("media-1.mkv");
+    let mut call =
+        connect(&common::stream("live_two_speakers.webm"), sender_cfg(SendCodec::Vp8, Some(10)), peer_cfg(Some(&path)));
+    let sender = call.sender.take().expect("sender");
+    let mut live = Timeline::default();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut paused_at: Option<Instant> = None;
+    let mut resumed = false;
+    while Instant::now() < deadline {
+        if let Ok(ev) = call.media.recv_timeout(Duration::from_millis(50)) {
+            live.push(ev);
+        }
+        if paused_at.is_none() && live.video.len() >= 15 {
+            sender.pause_video(true);
+            paused_at = Some(Instant::now());
+        }
+        if !resumed && paused_at.is_some_and(|t| t.elapsed() >= Duration::from_secs(4)) {
+            sender.pause_video(false);
+            resumed = true;
+        }
+        if sender.wait_eos(Duration::ZERO) {
+            break;
+        }
+    }
+    assert!(resumed, "the pause ended before the clip did");
+    std::thread::sleep(Duration::from_millis(900));
+    if let Some(stats) = call.peer.stats(Duration::from_secs(2)) {
+        eprintln!("{stats:?}");
+    }
+    let info = call.peer.stop().expect("stop");
+    live.extend(call.media.try_iter());
+    assert_monotonic(&live);
+    // The pause is the one gap of seconds; frames on each side of it keep their rate.
+    let (i, gap) = live
+        .video
+        .windows(2)
+        .enumerate()
+        .map(|(i, w)| (i, secs(w[1]) - secs(w[0])))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+        .expect("frames");
+    let after = &live.video[i + 1..];
+    eprintln!("pause gap {gap:.3} s after frame {i}; {} frames after it", after.len());
+    assert!((3.5..5.5).contains(&gap), "the pause shows as a ~4 s gap, not {gap:.3} s");
+    assert!(after.len() >= 30, "video came back: {} frames after the pause", after.len());
+    let span = secs(*after.last().expect("frames")) - secs(after[0]);
+    assert!(
+        span >= (after.len() as f64 - 1.0) / 15.0 * 0.7,
+        "{} resumed frames span {span:.3} s, not piled at one time",
+        after.len()
+    );
+    let rec = decode(&info.path.clone().expect("recording"));
+    assert_same_timeline(&live, &rec, MediaDuration(0), 1.0 / 15.0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -14,15 +14,16 @@
 //!   challenge → 480p at full frame rate, scene → 480p at low frame rate) and the device class; the controller
 //!   never sends more than the need's target, so a quiet stretch costs little data.
 //! - **Audio first.** Opus keeps its rate while video takes the cut; when not even the lowest video rung holds
-//!   (ceiling at audio-only for 3 s, or repeated freezes at the lowest rung) video pauses and the page sends a
-//!   still snapshot every 2 s; a probe back to video follows after 15 s (backing off after each failure).
+//!   (the estimate under [`VIDEO_FLOOR_KBPS`] for 3 s, or repeated stalls at the lowest rung) video pauses and
+//!   the page sends a still snapshot every 2 s; a probe back to video follows after 15 s (backing off after each
+//!   failure).
 //! - **Keyframes** after a stall ends, after a freeze, and when a challenge starts (clean frames for the mesh).
 //! - **Hints** when the network is fine but the picture is not: a small face ("move closer"), a dark face ("more
 //!   light"), a moving face outside movement challenges ("hold still"); each at most every 20 s.
 //!
 //! Pure: inputs and `now` in, actions out; no clock, no I/O.
 
-use super::ladder::{AUDIO_ONLY, DeviceClass, LADDER, Need, Rung, TOP, scale_for};
+use super::ladder::{AUDIO_ONLY, DeviceClass, LADDER, Need, Rung, TOP, VIDEO_FLOOR_KBPS, scale_for};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -163,6 +164,8 @@ pub struct Controller {
     /// Last usable estimate of the uplink, bits/s, and the one when video was paused.
     estimate: Option<f64>,
     estimate_at_pause: Option<f64>,
+    /// The estimate carries the bottom video rung squeezed to [`VIDEO_FLOOR_KBPS`] (from the last `ceiling`).
+    video_fits: bool,
 }
 
 /// Frame gap beyond which video counts as stalled (an outage, not a freeze).
@@ -195,6 +198,7 @@ impl Controller {
             last_hint: None,
             estimate: None,
             estimate_at_pause: None,
+            video_fits: true,
         }
     }
 
@@ -299,7 +303,7 @@ impl Controller {
 
         // Audio-only: when even the lowest video rung does not fit, or video keeps stalling at the bottom (short
         // freezes from random loss do not count: NACK repairs them, and pausing video would lose the checks).
-        let video_unholdable = ceiling == AUDIO_ONLY || (self.cur <= 1 && self.stalls_recent.len() >= 3);
+        let video_unholdable = !self.video_fits || (self.cur <= 1 && self.stalls_recent.len() >= 3);
         if LADDER[self.cur].video && video_unholdable {
             let since = *self.below_video_since.get_or_insert(now);
             if now.saturating_sub(since) >= self.cfg.audio_only_after {
@@ -351,7 +355,7 @@ impl Controller {
             // rung, but not below what the need's check can use — random loss is repaired by NACK and FEC, and
             // fewer frames would not help the check.
             let floor = if ceiling < self.cur {
-                self.challenge_floor(inp.need, ceiling).max(1)
+                self.challenge_floor(inp.need).max(1)
             } else {
                 inp.need.profile().min_useful.min(cap).max(1)
             };
@@ -381,7 +385,7 @@ impl Controller {
         if need_changed && self.cur < target && (!congested || self.cur < inp.need.profile().min_useful) {
             // Under loss or delay (the estimate allows it), at least what the check can use.
             let aim = if congested { inp.need.profile().min_useful } else { target };
-            let to = aim.min(ceiling.max(self.cur)).max(self.challenge_floor(inp.need, ceiling));
+            let to = aim.min(ceiling.max(self.cur)).max(self.challenge_floor(inp.need));
             if to > self.cur {
                 self.cur = to;
                 self.calm_since = Some(now);
@@ -413,8 +417,8 @@ impl Controller {
     /// browser's encoder targets the lower of our cap and its own estimate, so a cap above the estimate costs no
     /// extra packets — it fixes the resolution and frame rate the face mesh needs (240p at 15 fps) and the encoder
     /// spends fewer bits per frame. A challenge lasts seconds. Outside challenges: 0 (no floor).
-    fn challenge_floor(&self, need: Need, ceiling: usize) -> usize {
-        if need.challenge() && ceiling >= 1 { need.profile().min_useful.min(self.cap(need)) } else { 0 }
+    fn challenge_floor(&self, need: Need) -> usize {
+        if need.challenge() && self.video_fits { need.profile().min_useful.min(self.cap(need)) } else { 0 }
     }
 
     fn step_down(&mut self, now: Duration, to: usize) {
@@ -464,7 +468,10 @@ impl Controller {
         if let Some(e) = est {
             self.estimate = Some(e);
         }
-        let Some(mut e) = self.estimate else { return TOP };
+        let Some(mut e) = self.estimate else {
+            self.video_fits = true;
+            return TOP;
+        };
         if !LADDER[self.cur].video
             && let Some(p) = self.estimate_at_pause
         {
@@ -474,6 +481,10 @@ impl Controller {
         // A challenge may use the whole estimate for its few seconds; otherwise keep head-room.
         let util = if matches!(inp.need, Need::Liveness | Need::LivenessSpeech) { 1.0 } else { self.cfg.utilisation };
         let usable_kbps = e / 1000.0 * util * (1.0 - loss).max(0.3);
+        // Pausing video is decided without the head-room: the browser's encoder works under the bottom rung's
+        // cap, and a call that keeps some video keeps its checks (seen at 150 kb/s with 10 % loss: an estimate of
+        // 91 kb/s, ceiling audio-only with the head-room, paused video through two challenges).
+        self.video_fits = e / 1000.0 * (1.0 - loss).max(0.3) >= f64::from(VIDEO_FLOOR_KBPS);
         (0..LADDER.len()).rev().find(|&i| LADDER[i].total_kbps() as f64 <= usable_kbps).unwrap_or(AUDIO_ONLY)
     }
 

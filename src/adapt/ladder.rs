@@ -45,6 +45,12 @@ pub const LADDER: [Rung; 6] = [
     Rung { name: "480p15", video: true, height: 480, fps: 15.0, video_kbps: 420, audio_kbps: 24 },
 ];
 
+/// Below this total (the estimate less the loss), not even the bottom rung squeezed under its cap holds and video
+/// pauses: the peers' lowest preset, 160x120 at 70-100 kb/s in all (TRTC), leaves ~45 kb/s for VP8 after Opus
+/// at 16 kb/s and the headers. The rung is chosen with head-room; this floor has none (hysteresis: video comes
+/// back only when the bottom rung fits with its head-room).
+pub const VIDEO_FLOOR_KBPS: u32 = 70;
+
 pub const AUDIO_ONLY: usize = 0;
 pub const TOP: usize = LADDER.len() - 1;
 

@@ -6,6 +6,7 @@
 pub mod decode;
 pub mod keyframes;
 pub mod peer;
+pub mod rtpclock;
 pub mod sender;
 pub mod stats;
 pub mod still;

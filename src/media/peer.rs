@@ -33,8 +33,11 @@
 //! does not run (its `handle-sync` handler is pre-empted, see `Repair`; limiting it with `max-ts-offset=1`, as
 //! before, still let it reset one stream's offset): a test sender's reports moved the streams by 100-300 ms back
 //! and forth. Every jitterbuffer carries the same `ts-offset` (the call's first packet's running time, for the
-//! retransmission timers). Audio/video alignment therefore rests on each stream's first packet; measured in-process, flashes and
-//! beeps that start together arrive within 7 ms (the Opus look-ahead), live and in the recording.
+//! retransmission timers). A jump of the RTP clock by more than 3 s (a paused video track, an outage) makes the
+//! jitterbuffer restart its timeline at 0; the packets leaving it are put back on the RTP clock, and its
+//! `ts-offset` with them (`super::rtpclock`, `Repair::keep_on_rtp_clock`). Audio/video alignment therefore rests
+//! on each stream's first packet; measured in-process, flashes and beeps that start together arrive within 7 ms
+//! (the Opus look-ahead), live and in the recording.
 //!
 //! The peer's origin is the running time of the first depayloaded buffer of any track. A live [`MediaEvent`]'s pts
 //! is `running time − origin + time_offset` (saturating at `time_offset`). The recording gets the same timeline by a
@@ -50,6 +53,7 @@
 
 use super::decode::{AUDIO_BRANCH, AudioChunk, MediaEvent, VIDEO_BRANCH, VideoFrame};
 use super::keyframes::KeyframeGate;
+use super::rtpclock::{RtpClock, rtp_header};
 use super::stats::{PeerStats, parse_session_source, parse_stats, session_sources};
 use crate::analysis::image::RgbFrame;
 use crate::types::{FrameIndex, MediaDuration, MediaTime};
@@ -565,6 +569,9 @@ struct Track {
     rec_ever: AtomicBool,
 }
 
+/// A jitterbuffer with its SSRC and how many times its timeline was put back on the RTP clock.
+type JitterBufferRef = (u32, gst::glib::WeakRef<gst::Element>, Arc<AtomicU64>);
+
 /// rtpbin's jitterbuffers by SSRC, and which SSRCs carry video. webrtcbin 1.22 is meant to set
 /// `do-retransmission` from the transceiver's `do-nack` when rtpbin makes a jitterbuffer, but under bundle it does
 /// not find the transceiver for our streams and leaves it off (measured: the video jitterbuffer read `false` and
@@ -573,15 +580,28 @@ struct Track {
 #[derive(Default)]
 struct Repair {
     video_ssrcs: Mutex<Vec<u32>>,
-    buffers: Mutex<Vec<(u32, gst::glib::WeakRef<gst::Element>)>>,
+    buffers: Mutex<Vec<JitterBufferRef>>,
     /// Running time of the first packet of the first stream (ns): every stream's `ts-offset`.
     first_arrival: Mutex<Option<u64>>,
+    /// The RTP clock rate of each payload type the answer accepts.
+    clock_rates: Arc<Vec<(u8, u32)>>,
 }
 
 impl Repair {
     fn new(summary: &OfferSummary) -> Repair {
         let video = summary.media.iter().filter(|m| m.kind == Some(Kind::Video)).flat_map(|m| m.ssrcs.iter().copied());
-        Repair { video_ssrcs: Mutex::new(video.collect()), buffers: Mutex::default(), first_arrival: Mutex::default() }
+        // Every codec the peer accepts runs at 90 kHz (VP8, H.264) or 48 kHz (Opus).
+        let rates = summary
+            .media
+            .iter()
+            .filter_map(|m| Some((m.chosen_pt?, if m.kind? == Kind::Video { 90_000 } else { 48_000 })))
+            .collect();
+        Repair {
+            video_ssrcs: Mutex::new(video.collect()),
+            buffers: Mutex::default(),
+            first_arrival: Mutex::default(),
+            clock_rates: Arc::new(rates),
+        }
     }
 
     fn enable(jb: &gst::Element) {
@@ -627,15 +647,65 @@ impl Repair {
         if self.video_ssrcs.lock().map(|v| v.contains(&ssrc)).unwrap_or(false) {
             Self::enable(jb);
         }
+        let resyncs = Arc::new(AtomicU64::new(0));
+        self.keep_on_rtp_clock(jb, resyncs.clone());
         if let Ok(mut b) = self.buffers.lock() {
-            b.retain(|(_, w)| w.upgrade().is_some());
-            b.push((ssrc, jb.downgrade()));
+            b.retain(|(_, w, _)| w.upgrade().is_some());
+            b.push((ssrc, jb.downgrade(), resyncs));
         }
+    }
+
+    /// A pause of more than 3 s in a stream's RTP clock restarts the jitterbuffer's timeline at 0
+    /// (`super::rtpclock`): each packet leaving it is checked against the stream's RTP clock, and when it is off,
+    /// the packet and the jitterbuffer's `ts-offset` are moved back onto it. The property is set while the
+    /// jitterbuffer pushes with its lock released.
+    fn keep_on_rtp_clock(&self, jb: &gst::Element, resyncs: Arc<AtomicU64>) {
+        let Some(src) = jb.static_pad("src") else { return };
+        let rates = self.clock_rates.clone();
+        let clock: Mutex<Option<RtpClock>> = Mutex::new(None);
+        let weak = jb.downgrade();
+        src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
+            let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() else { return gst::PadProbeReturn::Ok };
+            let Some(pts) = buffer.pts() else { return gst::PadProbeReturn::Ok };
+            let (pt, ts) = {
+                let Ok(map) = buffer.map_readable() else { return gst::PadProbeReturn::Ok };
+                let Some(header) = rtp_header(&map) else { return gst::PadProbeReturn::Ok };
+                header
+            };
+            let Ok(mut guard) = clock.lock() else { return gst::PadProbeReturn::Ok };
+            if guard.is_none() {
+                // The pad's caps carry no clock-rate here (rtpbin gives it through its pt-map): the answer's.
+                let Some(rate) = rates.iter().find(|(p, _)| *p == pt).map(|(_, r)| *r) else {
+                    return gst::PadProbeReturn::Ok;
+                };
+                *guard = Some(RtpClock::new(rate));
+            }
+            let Some(shift) = guard.as_mut().and_then(|c| c.observe(pts.nseconds(), ts)) else {
+                return gst::PadProbeReturn::Ok;
+            };
+            let moved = |t: gst::ClockTime| gst::ClockTime::from_nseconds(t.nseconds().saturating_add_signed(shift));
+            let b = buffer.make_mut();
+            b.set_pts(moved(pts));
+            if let Some(dts) = b.dts() {
+                b.set_dts(moved(dts));
+            }
+            if let Some(jb) = weak.upgrade() {
+                let offset = jb.property::<i64>("ts-offset");
+                jb.set_property("ts-offset", offset.saturating_add(shift));
+            }
+            resyncs.fetch_add(1, Ordering::Relaxed);
+            gst::PadProbeReturn::Ok
+        });
     }
 
     fn find(&self, ssrc: u32) -> Option<gst::Element> {
         let b = self.buffers.lock().ok()?;
-        b.iter().rev().find(|(s, _)| *s == ssrc).and_then(|(_, w)| w.upgrade())
+        b.iter().rev().find(|(s, _, _)| *s == ssrc).and_then(|(_, w, _)| w.upgrade())
+    }
+
+    /// Timeline corrections of all streams so far.
+    fn resyncs(&self) -> u64 {
+        self.buffers.lock().map(|b| b.iter().map(|(_, _, n)| n.load(Ordering::Relaxed)).sum()).unwrap_or(0)
     }
 
     /// The video track's SSRC is known (its pad appeared).
@@ -1056,6 +1126,7 @@ impl Peer {
             if let Ok(g) = self.shared.keyframes.lock() {
                 (r.keyframe_requests, r.keyframe_requests_held) = g.counts();
             }
+            r.timeline_resyncs = self.shared.repair.resyncs();
             r
         });
         Some(stats)

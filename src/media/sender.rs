@@ -75,6 +75,7 @@ const TWCC_ID: u32 = 3;
 pub struct Sender {
     pipeline: gst::Pipeline,
     video_caps: Option<gst::Element>,
+    video_valve: Option<gst::Element>,
     webrtc: gst::Element,
     chains: usize,
     eos_count: Arc<AtomicUsize>,
@@ -107,6 +108,8 @@ struct Chain {
     caps: gst::Caps,
     /// The raw-video capsfilter (size and rate), video only.
     raw: Option<gst::Element>,
+    /// Drops raw video while closed (a paused camera track), video only.
+    valve: Option<gst::Element>,
 }
 
 fn video_chain(pipeline: &gst::Pipeline, cfg: &SenderConfig) -> Result<Chain, PeerError> {
@@ -131,6 +134,8 @@ fn video_chain(pipeline: &gst::Pipeline, cfg: &SenderConfig) -> Result<Chain, Pe
     if cfg.realtime {
         elems.push(make("clocksync")?);
     }
+    let valve = make("valve")?;
+    elems.push(valve.clone());
     let (encoder, pay, caps) = match cfg.codec {
         SendCodec::Vp8 => {
             let enc = gst::ElementFactory::make("vp8enc")
@@ -216,7 +221,7 @@ fn video_chain(pipeline: &gst::Pipeline, cfg: &SenderConfig) -> Result<Chain, Pe
         s.set("rtcp-fb-ccm-fir", true);
         s.set("rtcp-fb-transport-cc", true);
     }
-    Ok(Chain { first: queue, payloader: pay, caps, raw: Some(raw) })
+    Ok(Chain { first: queue, payloader: pay, caps, raw: Some(raw), valve: Some(valve) })
 }
 
 fn audio_chain(pipeline: &gst::Pipeline, cfg: &SenderConfig) -> Result<Chain, PeerError> {
@@ -243,7 +248,7 @@ fn audio_chain(pipeline: &gst::Pipeline, cfg: &SenderConfig) -> Result<Chain, Pe
     elems.push(pay.clone());
     pipeline.add_many(elems.iter()).map_err(|e| perr("add audio", e))?;
     gst::Element::link_many(elems.iter()).map_err(|e| perr("link audio", e))?;
-    Ok(Chain { first: queue, payloader: pay, caps: opus_caps(), raw: None })
+    Ok(Chain { first: queue, payloader: pay, caps: opus_caps(), raw: None, valve: None })
 }
 
 fn opus_caps() -> gst::Caps {
@@ -376,6 +381,7 @@ impl Sender {
         let bus = pipeline.bus().ok_or_else(|| perr("pipeline", "no bus"))?;
         let sender = Sender {
             video_caps: video.raw.clone(),
+            video_valve: video.valve.clone(),
             pipeline: pipeline.clone(),
             webrtc: webrtc.clone(),
             chains,
@@ -466,6 +472,14 @@ impl Sender {
             s.set("height", height.clamp(16, 4096) as i32);
         }
         filter.set_property("caps", &caps);
+    }
+
+    /// Pauses or resumes the video track, as a browser does when an encoding is set inactive: no packets while
+    /// paused, and the RTP clock jumps by the pause when it resumes.
+    pub fn pause_video(&self, paused: bool) {
+        if let Some(v) = &self.video_valve {
+            v.set_property("drop", paused);
+        }
     }
 
     /// The connection state as webrtcbin reports it ("new", "connecting", "connected", ...).

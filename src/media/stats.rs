@@ -76,6 +76,9 @@ pub struct RepairStats {
     /// (`media::keyframes`); filled in by the peer.
     pub keyframe_requests: u64,
     pub keyframe_requests_held: u64,
+    /// Times a stream's timeline was put back on its RTP clock after a pause of seconds (`media::rtpclock`), all
+    /// streams; filled in by the peer.
+    pub timeline_resyncs: u64,
 }
 
 /// Parses an `rtpjitterbuffer`'s `stats` structure.
@@ -90,6 +93,7 @@ pub fn parse_jitterbuffer_stats(s: &gst::StructureRef, retransmission: bool) -> 
         rtx_rtt_s: num(s, "rtx-rtt").filter(|x| *x > 0.0).map(|ns| ns / 1e9),
         keyframe_requests: 0,
         keyframe_requests_held: 0,
+        timeline_resyncs: 0,
     }
 }
 
