@@ -570,7 +570,7 @@ struct Track {
 }
 
 /// A jitterbuffer with its SSRC and how many times its timeline was put back on the RTP clock.
-type JitterBufferRef = (u32, gst::glib::WeakRef<gst::Element>, Arc<AtomicU64>);
+type JitterBufferRef = (u32, gst::glib::WeakRef<gst::Element>, Arc<Mutex<Option<RtpClock>>>);
 
 /// rtpbin's jitterbuffers by SSRC, and which SSRCs carry video. webrtcbin 1.22 is meant to set
 /// `do-retransmission` from the transceiver's `do-nack` when rtpbin makes a jitterbuffer, but under bundle it does
@@ -647,11 +647,11 @@ impl Repair {
         if self.video_ssrcs.lock().map(|v| v.contains(&ssrc)).unwrap_or(false) {
             Self::enable(jb);
         }
-        let resyncs = Arc::new(AtomicU64::new(0));
-        self.keep_on_rtp_clock(jb, resyncs.clone());
+        let clock = Arc::new(Mutex::new(None));
+        self.keep_on_rtp_clock(jb, clock.clone());
         if let Ok(mut b) = self.buffers.lock() {
             b.retain(|(_, w, _)| w.upgrade().is_some());
-            b.push((ssrc, jb.downgrade(), resyncs));
+            b.push((ssrc, jb.downgrade(), clock));
         }
     }
 
@@ -659,10 +659,9 @@ impl Repair {
     /// (`super::rtpclock`): each packet leaving it is checked against the stream's RTP clock, and when it is off,
     /// the packet and the jitterbuffer's `ts-offset` are moved back onto it. The property is set while the
     /// jitterbuffer pushes with its lock released.
-    fn keep_on_rtp_clock(&self, jb: &gst::Element, resyncs: Arc<AtomicU64>) {
+    fn keep_on_rtp_clock(&self, jb: &gst::Element, clock: Arc<Mutex<Option<RtpClock>>>) {
         let Some(src) = jb.static_pad("src") else { return };
         let rates = self.clock_rates.clone();
-        let clock: Mutex<Option<RtpClock>> = Mutex::new(None);
         let weak = jb.downgrade();
         src.add_probe(gst::PadProbeType::BUFFER, move |_, info| {
             let Some(gst::PadProbeData::Buffer(buffer)) = info.data.as_mut() else { return gst::PadProbeReturn::Ok };
@@ -693,7 +692,6 @@ impl Repair {
                 let offset = jb.property::<i64>("ts-offset");
                 jb.set_property("ts-offset", offset.saturating_add(shift));
             }
-            resyncs.fetch_add(1, Ordering::Relaxed);
             gst::PadProbeReturn::Ok
         });
     }
@@ -705,7 +703,9 @@ impl Repair {
 
     /// Timeline corrections of all streams so far.
     fn resyncs(&self) -> u64 {
-        self.buffers.lock().map(|b| b.iter().map(|(_, _, n)| n.load(Ordering::Relaxed)).sum()).unwrap_or(0)
+        let b = self.buffers.lock();
+        b.map(|b| b.iter().filter_map(|(_, _, c)| c.lock().ok()?.as_ref().map(RtpClock::corrections)).sum())
+            .unwrap_or(0)
     }
 
     /// The video track's SSRC is known (its pad appeared).
