@@ -122,7 +122,7 @@ fn step_down_from_1_mbps_to_150_kbps_and_recover() {
     assert_eq!(rung_at(&r, 21), "360p15");
     assert!(r.log.iter().any(|(t, a)| *t == 21 && matches!(a, Action::KeyFrame { .. })), "{:?}", r.log);
     let ch = r.settings.iter().find(|(t, _)| *t == 21).unwrap();
-    assert_eq!(ch.1.degradation, "maintain-framerate");
+    assert_eq!(ch.1.degradation, "maintain-resolution");
     assert_eq!(rung_at(&r, 32), "240p15");
     // The drop: within 4 s (2 s of estimate lag + 2 bad ticks) the rung fits 150 kb/s, video stays on.
     let fits = |t| total_kbps(rung_at(&r, t)) as f64 <= 150.0 * 0.9;
@@ -149,7 +149,7 @@ fn ten_percent_random_loss_keeps_the_challenge_usable() {
     for t in 11..25 {
         let s = r.settings.iter().rev().find(|(at, _)| *at <= t).unwrap();
         assert!(s.1.max_framerate >= 15.0 && s.1.video, "at {t}: {:?}", s.1);
-        assert_eq!(s.1.degradation, "maintain-framerate");
+        assert_eq!(s.1.degradation, "maintain-resolution");
         assert!(LADDER.iter().position(|x| x.name == s.1.rung).unwrap() >= 3, "at {t}: {}", s.1.rung);
     }
     // And speech keeps 240p.

@@ -12,7 +12,8 @@
 //!   the ceiling allows the jump.
 //! - **Spend where the checks need it.** The target rung comes from the need (idle → 120p, answering → 240p,
 //!   challenge → 480p at full frame rate, scene → 480p at low frame rate) and the device class; the controller
-//!   never sends more than the need's target, so a quiet stretch costs little data.
+//!   never sends more than the need's target, so a quiet stretch costs little data. The resolution is ours alone:
+//!   the browser is told `maintain-resolution` (see [`DEGRADATION`] for what its own scaler did otherwise).
 //! - **Audio first.** Opus keeps its rate while video takes the cut; when not even the lowest video rung holds
 //!   (the estimate under [`VIDEO_FLOOR_KBPS`] for 3 s, or repeated stalls at the lowest rung) video pauses and
 //!   the page sends a still snapshot every 2 s; a probe back to video follows after 15 s (backing off after each
@@ -23,7 +24,7 @@
 //!
 //! Pure: inputs and `now` in, actions out; no clock, no I/O.
 
-use super::ladder::{AUDIO_ONLY, DeviceClass, LADDER, Need, Rung, TOP, VIDEO_FLOOR_KBPS, scale_for};
+use super::ladder::{AUDIO_ONLY, DEGRADATION, DeviceClass, LADDER, Need, Rung, TOP, VIDEO_FLOOR_KBPS, scale_for};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -397,7 +398,7 @@ impl Controller {
             }
         }
         if need_changed {
-            // Same rung, but frame rate / degradation preference follow the need.
+            // Same rung, but the frame rate follows the need.
             out.extend(self.emit(format!("need {:?}", inp.need)));
         }
 
@@ -543,7 +544,7 @@ impl Controller {
             max_bitrate_bps: (video_kbps.round() as u64) * 1000,
             scale_resolution_down_by: scale_for(self.capture_height, r),
             max_framerate: fps,
-            degradation: p.degradation.as_str(),
+            degradation: DEGRADATION,
             audio_bitrate_bps: audio_kbps as u64 * 1000,
             snapshot_every_ms: (!r.video).then_some(2000),
         }

@@ -77,49 +77,39 @@ pub enum Need {
     LivenessSpeech,
 }
 
-/// How the browser should degrade when it must (`RTCRtpSendParameters.degradationPreference`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Degradation {
-    MaintainFramerate,
-    MaintainResolution,
-    Balanced,
-}
-
-impl Degradation {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Degradation::MaintainFramerate => "maintain-framerate",
-            Degradation::MaintainResolution => "maintain-resolution",
-            Degradation::Balanced => "balanced",
-        }
-    }
-}
+/// `RTCRtpSendParameters.degradationPreference` for every video rung: the controller picks the resolution
+/// (`scaleResolutionDownBy`) and the frame rate itself, so the browser must not shrink the picture on its own.
+///
+/// Measured with Chromium 156 (3-minute call, `cargo bench --bench adapt`): with `maintain-framerate` or `balanced`
+/// the browser's quality scaler is on, and each change of scale or of preference re-arms libwebrtc's initial frame
+/// dropper. That dropper compares the *capture* size (640x480), not the scaled one, with the encoder's target rate
+/// (under 300 kb/s → at most 320x240) and shrinks the capture; `scaleResolutionDownBy` then applies on top. A
+/// challenge asking for 360p at 270 kb/s got 240x180 and 160x120 frames (`qualityLimitationReason: bandwidth`
+/// with a 355 kb/s estimate): a face too small for the face mesh. With `maintain-resolution` the quality scaler and
+/// the dropper are off; under a short shortfall the encoder drops frames instead, until the controller's next
+/// step (≤ 2 s) picks a rung that fits.
+pub const DEGRADATION: &str = "maintain-resolution";
 
 /// What a need asks of the ladder: the rung to aim for, the lowest rung at which the need's check still works,
-/// the frame rate it may trade away, and how to degrade.
+/// and the frame rate it may trade away.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct NeedProfile {
     pub target: usize,
     pub min_useful: usize,
     /// Frame-rate cap for this need (resolution-first needs send fewer frames).
     pub max_fps: f64,
-    pub degradation: Degradation,
 }
 
 impl Need {
     pub fn profile(self) -> NeedProfile {
-        use Degradation::*;
         match self {
-            Need::Idle => NeedProfile { target: 1, min_useful: 0, max_fps: 10.0, degradation: Balanced },
-            Need::Identity => NeedProfile { target: 4, min_useful: 2, max_fps: 10.0, degradation: MaintainResolution },
-            Need::Speech => NeedProfile { target: 3, min_useful: 2, max_fps: 15.0, degradation: Balanced },
-            Need::Scene => NeedProfile { target: 5, min_useful: 2, max_fps: 8.0, degradation: MaintainResolution },
-            Need::Face => NeedProfile { target: 3, min_useful: 3, max_fps: 15.0, degradation: MaintainFramerate },
-            Need::Liveness => NeedProfile { target: 4, min_useful: 3, max_fps: 15.0, degradation: MaintainFramerate },
-            Need::LivenessSpeech => {
-                NeedProfile { target: 4, min_useful: 3, max_fps: 15.0, degradation: MaintainFramerate }
-            }
+            Need::Idle => NeedProfile { target: 1, min_useful: 0, max_fps: 10.0 },
+            Need::Identity => NeedProfile { target: 4, min_useful: 2, max_fps: 10.0 },
+            Need::Speech => NeedProfile { target: 3, min_useful: 2, max_fps: 15.0 },
+            Need::Scene => NeedProfile { target: 5, min_useful: 2, max_fps: 8.0 },
+            Need::Face => NeedProfile { target: 3, min_useful: 3, max_fps: 15.0 },
+            Need::Liveness => NeedProfile { target: 4, min_useful: 3, max_fps: 15.0 },
+            Need::LivenessSpeech => NeedProfile { target: 4, min_useful: 3, max_fps: 15.0 },
         }
     }
 
