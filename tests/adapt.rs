@@ -358,22 +358,160 @@ fn trace(name: &str) -> Trace {
     Trace::parse(&text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Every recorded trace, replayed: per tick, its inputs and the setting in force after the tick's actions.
+struct Replayed {
+    name: String,
+    ticks: Vec<(u64, Inputs, Setting)>,
+    actions: Vec<(u64, Action)>,
+}
+
+fn replay_all() -> Vec<Replayed> {
+    let dir = format!("{}/testdata/adapt", env!("CARGO_MANIFEST_DIR"));
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".jsonl"))
+        .collect();
+    names.sort();
+    assert!(names.len() >= 5, "traces in {dir}: {names:?}");
+    names
+        .into_iter()
+        .map(|name| {
+            let t = trace(&name);
+            assert!(t.lines.len() >= 10, "{name}: {} lines", t.lines.len());
+            let actions = t.replay(Config::default());
+            let mut cur: Option<Setting> = None;
+            let mut ticks = Vec::new();
+            for l in &t.lines {
+                for (_, a) in actions.iter().filter(|(at, _)| *at == l.t_ms) {
+                    if let Action::Set { setting, .. } = a {
+                        cur = Some(setting.clone());
+                    }
+                }
+                ticks.push((l.t_ms, l.inputs.clone(), cur.clone().unwrap_or_else(|| panic!("{name}: no setting"))));
+            }
+            Replayed { name, ticks, actions }
+        })
+        .collect()
+}
+
+fn rung_index(s: &Setting) -> usize {
+    LADDER.iter().position(|r| r.name == s.rung).unwrap()
+}
+
 #[test]
 fn recorded_traces_parse_and_replay() {
-    let dir = format!("{}/testdata/adapt", env!("CARGO_MANIFEST_DIR"));
-    let mut n = 0;
-    for e in std::fs::read_dir(&dir).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !name.ends_with(".jsonl") {
-            continue;
-        }
-        let t = trace(&name);
-        assert!(t.lines.len() >= 10, "{name}: {} lines", t.lines.len());
-        let actions = t.replay(Config::default());
-        assert!(actions.iter().any(|(_, a)| matches!(a, Action::Set { .. })), "{name}");
-        n += 1;
+    for r in replay_all() {
+        assert!(r.actions.iter().any(|(_, a)| matches!(a, Action::Set { .. })), "{}", r.name);
     }
-    assert!(n >= 1, "no traces in {dir}");
+}
+
+#[test]
+fn recorded_challenges_get_240p15_whenever_video_fits() {
+    // The face mesh needs 240p at 15 fps; a challenge gets it on its first tick, whatever the estimate, as long as
+    // the link carries video at all (estimate less loss ≥ 70 kb/s).
+    let mut checked = 0;
+    for r in replay_all() {
+        let mut est = None;
+        for (t, inp, s) in &r.ticks {
+            est = inp.available_bps.or(est);
+            let fits = est.is_none_or(|e| e * (1.0 - inp.loss.unwrap_or(0.0)) >= 70_000.0);
+            if inp.need.challenge() && fits {
+                assert!(s.video && rung_index(s) >= 3 && s.max_framerate >= 15.0, "{} at {t} ms: {s:?}", r.name);
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 30, "only {checked} challenge ticks in the traces");
+}
+
+#[test]
+fn recorded_challenges_start_with_a_keyframe_when_the_picture_changes() {
+    // A challenge whose start raises the rung asks for a keyframe then (clean frames for the mesh at once). A later
+    // calm step up within the challenge changes the resolution, which makes the encoder send a keyframe anyway.
+    for r in replay_all() {
+        let mut prev: Option<(&Inputs, &Setting)> = None;
+        for (t, inp, s) in &r.ticks {
+            let raised = prev.is_some_and(|(pi, ps)| pi.need != inp.need && rung_index(s) > rung_index(ps));
+            if matches!(inp.need, Need::Liveness | Need::LivenessSpeech) && raised {
+                let near =
+                    r.actions.iter().any(|(at, a)| matches!(a, Action::KeyFrame { .. }) && at.abs_diff(*t) <= 2_000);
+                assert!(near, "{} at {t} ms: raised to {} without a keyframe", r.name, s.rung);
+            }
+            prev = Some((inp, s));
+        }
+    }
+}
+
+#[test]
+fn recorded_quiet_stretches_spend_no_more_than_their_need() {
+    // Answering, showing the place, idle: never above the need's target rung, whatever the estimate (data saving).
+    for r in replay_all() {
+        for (t, inp, s) in &r.ticks {
+            if !inp.need.challenge() {
+                let target = inp.need.profile().target;
+                assert!(rung_index(s) <= target, "{} at {t} ms ({:?}): {}", r.name, inp.need, s.rung);
+            }
+        }
+    }
+}
+
+#[test]
+fn recorded_video_never_pauses_while_the_link_carries_it() {
+    for r in replay_all() {
+        let mut est = None;
+        let mut fits_since: Option<u64> = None;
+        for (t, inp, s) in &r.ticks {
+            est = inp.available_bps.or(est);
+            let fits = est.is_none_or(|e| e * (1.0 - inp.loss.unwrap_or(0.0)) >= 70_000.0);
+            fits_since = if fits { fits_since.or(Some(*t)) } else { None };
+            if fits_since.is_some_and(|f| t - f >= 3_000) {
+                assert!(s.video, "{} at {t} ms: audio only with an estimate of {est:?}", r.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn recorded_step_ups_wait_for_calm() {
+    // Apart from a need change (a challenge starts), the rung rises one step at a time, at least 5 s apart.
+    for r in replay_all() {
+        let mut last_up: Option<u64> = None;
+        let mut prev: Option<(&Inputs, &Setting)> = None;
+        for (t, inp, s) in &r.ticks {
+            if let Some((pi, ps)) = prev
+                && rung_index(s) > rung_index(ps)
+                && pi.need == inp.need
+            {
+                assert_eq!(rung_index(s), rung_index(ps) + 1, "{} at {t} ms", r.name);
+                assert!(last_up.is_none_or(|u| t - u >= 5_000), "{} at {t} ms: up again after {last_up:?}", r.name);
+                last_up = Some(*t);
+            }
+            prev = Some((inp, s));
+        }
+    }
+}
+
+#[test]
+fn a_recorded_outage_is_held_then_resumed_with_a_keyframe() {
+    // outage5s: the relay cut both directions for 5 s. Nothing changes while nothing arrives; the first tick with
+    // media again asks for a keyframe and does not raise the rung.
+    let r = replay_all().into_iter().find(|r| r.name.starts_with("outage5s")).expect("an outage trace");
+    let cut: Vec<usize> = (0..r.ticks.len()).filter(|&i| !r.ticks[i].1.audio).collect();
+    assert!(cut.len() >= 3, "the trace has an outage: {cut:?}");
+    let (first, last) = (cut[0], *cut.last().unwrap());
+    let (t0, t1) = (r.ticks[first].0, r.ticks[last].0);
+    assert!(
+        !r.actions.iter().any(|(t, a)| (t0..=t1).contains(t) && matches!(a, Action::Set { .. })),
+        "settings changed during the outage ({t0}-{t1} ms)"
+    );
+    let after = r.ticks[last + 1].0;
+    assert!(
+        r.actions.iter().any(|(t, a)| *t == after && matches!(a, Action::KeyFrame { .. })),
+        "no keyframe at {after} ms, when media came back"
+    );
+    assert!(rung_index(&r.ticks[last + 1].2) <= rung_index(&r.ticks[first - 1].2));
 }
 
 #[test]

@@ -88,6 +88,24 @@ fn run_call(codec: &str) {
     let peer = kinds.iter().position(|k| *k == "peer_created").expect("peer event");
     assert!(consent < peer, "{kinds:?}");
     assert!(events.contains("\"kind\":\"device\""), "the page's device info is logged");
+    // The controller saw the phone's side (estimate, round trip) and the browser took the controller's settings,
+    // degradation preference included (Chromium's own scaler would shrink the picture under our scale otherwise).
+    let trace = facereview::adapt::trace::Trace::parse(
+        &std::fs::read_to_string(dir.join("adapt-trace.jsonl")).expect("adapt-trace.jsonl"),
+    )
+    .expect("a valid controller trace");
+    assert!(trace.lines.iter().any(|l| l.inputs.available_bps.is_some_and(|b| b > 0.0)), "no estimate in the trace");
+    assert!(trace.lines.iter().any(|l| l.inputs.rtt_s.is_some_and(|r| r < 1.0)), "no round trip in the trace");
+    let applied: Vec<serde_json::Value> = events
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|e| e["kind"] == "adapt_applied")
+        .collect();
+    assert!(!applied.is_empty(), "no adapt_applied event");
+    for a in &applied {
+        assert!(a["data"]["error"].is_null(), "{a}");
+        assert_eq!(a["data"]["video"]["degradationPreference"], "maintain-resolution", "{a}");
+    }
 
     common::server::assert_replay_matches(&server, &dir);
 }

@@ -905,6 +905,9 @@ impl Actor {
         {
             inp.available_bps = s.available_outgoing_bitrate_bps;
             inp.limitation = s.quality_limitation_reason.clone();
+            // The receiver sends no media, hence no sender reports, and rtpsession has no round trip of its own:
+            // the phone's (its ICE pair's, through the same path) stands in.
+            inp.rtt_s = inp.rtt_s.or(s.rtt_s.filter(|r| r.is_finite() && *r >= 0.0));
         }
         let frac = self.signals.face_frac_milli.load(Ordering::Relaxed);
         if frac > 0 {
