@@ -156,4 +156,29 @@ fn chromium_call_over_a_lossy_uplink_is_repaired_by_retransmission() {
     let repaired = last["rtx_repaired"].as_u64().unwrap_or(0);
     assert!(requests >= 10, "10 % loss over ~15 s of video asks for many packets: {last:?}");
     assert!(repaired * 2 >= requests, "at least half of the requests repaired: {last:?}");
+
+    // The loss the stats report (and the controller adapts to) is the network's, before repair: with 10 % dropped
+    // on the way, the video stream shows more packets lost than the jitterbuffer finally gave up on, and the
+    // controller's trace sees loss.
+    let stats = events
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|e| e["kind"] == "stats")
+        .map(|e| e["data"]["stats"].clone())
+        .expect("stats");
+    let (lost, received) = (
+        stats["video"]["packets_lost"].as_i64().unwrap_or(0),
+        stats["video"]["packets_received"].as_i64().unwrap_or(0),
+    );
+    let gave_up = last["lost"].as_i64().unwrap_or(0);
+    assert!(received > 0 && lost * 100 >= (lost + received) * 4, "~10 % of video lost on arrival: {stats}");
+    assert!(lost > gave_up, "network loss {lost} > packets given up on {gave_up}: {stats}");
+    let trace = facereview::adapt::trace::Trace::parse(
+        &std::fs::read_to_string(server.data.join("sessions").join(&id).join("adapt-trace.jsonl")).expect("trace"),
+    )
+    .expect("trace");
+    let seen: Vec<f64> = trace.lines.iter().filter_map(|l| l.inputs.loss).collect();
+    let mean = seen.iter().sum::<f64>() / seen.len().max(1) as f64;
+    assert!(mean >= 0.04, "the controller saw {mean:.3} loss on a 10 % lossy uplink: {seen:?}");
 }

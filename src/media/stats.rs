@@ -203,7 +203,8 @@ pub fn session_sources(session_stats: &gst::StructureRef) -> Vec<gst::Structure>
 }
 
 /// One received stream's figures from rtpsession's own per-source statistics (see [`session_sources`]).
-/// webrtcbin 1.22's report misses streams of a bundle, these do not.
+/// webrtcbin 1.22's report misses streams of a bundle and counts loss after repair; these are complete, and their
+/// `packets_lost` is the network's (expected − received on arrival).
 pub fn parse_session_source(sources: &[gst::Structure], ssrc: u32) -> Option<InboundStats> {
     sources.iter().find_map(|s| {
         if num(s, "ssrc").map(|x| x as u32) != Some(ssrc) || s.get::<bool>("internal").unwrap_or(false) {
