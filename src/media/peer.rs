@@ -1098,10 +1098,10 @@ impl Peer {
         };
         let mut stats = parse_stats(&reply, ssrc(Kind::Video), ssrc(Kind::Audio));
         // rtpsession's own per-source figures win over webrtcbin's: webrtcbin 1.22 reports one inbound stream per
-        // bundle, and its `packets-lost` is a jitterbuffer's count of packets given up on after retransmission,
+        // bundle, and its `packets-lost` is one jitterbuffer's count of packets given up on after retransmission,
         // the same number for both streams (measured: 4 for audio and 4 for video in a call whose relay dropped 162
-        // packets at random) — so the controller saw no loss. rtpsession's is expected − received on arrival,
-        // before any repair: the network's loss.
+        // packets at random) — so the controller saw almost no loss. rtpsession's is expected − received on
+        // arrival, before any repair: the network's loss.
         let session = self
             .rtpbin
             .as_ref()
