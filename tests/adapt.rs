@@ -3,7 +3,7 @@
 //! Assertions are on the actions and their timing.
 
 use facereview::adapt::controller::{Action, Config, Controller, HintKind, Inputs, Setting};
-use facereview::adapt::ladder::{DeviceClass, LADDER, Need};
+use facereview::adapt::ladder::{DeviceClass, LADDER, Need, VIDEO_FLOOR_KBPS};
 use facereview::adapt::trace::Trace;
 use std::time::Duration;
 
@@ -396,6 +396,12 @@ fn replay_all() -> Vec<Replayed> {
         .collect()
 }
 
+/// The link carries video at all: the last known estimate less the loss is at least the video floor (the
+/// controller's own test for pausing video and for the challenge floor).
+fn carries_video(estimate_bps: Option<f64>, inp: &Inputs) -> bool {
+    estimate_bps.is_none_or(|e| e * (1.0 - inp.loss.unwrap_or(0.0)) >= f64::from(VIDEO_FLOOR_KBPS) * 1000.0)
+}
+
 fn rung_index(s: &Setting) -> usize {
     LADDER.iter().position(|r| r.name == s.rung).unwrap()
 }
@@ -416,7 +422,7 @@ fn recorded_challenges_get_240p15_whenever_video_fits() {
         let mut est = None;
         for (t, inp, s) in &r.ticks {
             est = inp.available_bps.or(est);
-            let fits = est.is_none_or(|e| e * (1.0 - inp.loss.unwrap_or(0.0)) >= 70_000.0);
+            let fits = carries_video(est, inp);
             if inp.need.challenge() && fits {
                 assert!(s.video && rung_index(s) >= 3 && s.max_framerate >= 15.0, "{} at {t} ms: {s:?}", r.name);
                 checked += 1;
@@ -464,7 +470,7 @@ fn recorded_video_never_pauses_while_the_link_carries_it() {
         let mut fits_since: Option<u64> = None;
         for (t, inp, s) in &r.ticks {
             est = inp.available_bps.or(est);
-            let fits = est.is_none_or(|e| e * (1.0 - inp.loss.unwrap_or(0.0)) >= 70_000.0);
+            let fits = carries_video(est, inp);
             fits_since = if fits { fits_since.or(Some(*t)) } else { None };
             if fits_since.is_some_and(|f| t - f >= 3_000) {
                 assert!(s.video, "{} at {t} ms: audio only with an estimate of {est:?}", r.name);
